@@ -1,0 +1,174 @@
+"""The model: a model file's layer specs turned into a checked chain of ops, and its forward pass.
+
+Loading validates the whole graph against the declared input (channels, height) so a bad or
+mismatched file fails at load with the layer's name, never on the first image.
+"""
+import os
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+
+from .config import kernel_backend
+from .errors import InputTypeError, ModelNotFoundError, WeightFormatError
+from .modelfile import ModelFile, read_model
+
+_PROBE_WIDTH = 256
+_MAX_MIN_WIDTH = 4096
+
+
+class Model:
+    """A loaded recogniser network.
+
+    Attributes:
+        name: the model's name (from its manifest, else the file stem).
+        manifest: the parsed manifest (architecture, charset, preprocess, decode, provenance).
+        charset: the K output symbols; the blank is ``""`` at ``blank_index``.
+        blank_index: index of the CTC blank.
+        channels, height: the input the network expects, ``[B, channels, height, W]``.
+        min_width: the smallest W that yields at least one time step.
+        backend: ``"numba"`` or ``"numpy"``.
+    """
+
+    def __init__(self, model_file: ModelFile, backend: Optional[str] = None):
+        from .kernels import get_kernels
+        from .ops import get_op
+
+        self.path = model_file.path
+        self.manifest = model_file.manifest
+        arch = self.manifest["arch"]
+        self.name = self.manifest.get("name") or os.path.splitext(os.path.basename(self.path))[0]
+        self.channels = arch["input"]["channels"]
+        self.height = arch["input"]["height"]
+        if self.channels < 1 or self.height < 1:
+            raise WeightFormatError(f"{self.name}: arch.input must have positive channels and height")
+        cs = self.manifest["charset"]
+        self.blank_index = cs["blank_index"]
+        self.charset: List[str] = list(cs["chars"])
+        self.charset.insert(self.blank_index, "")
+        self.backend = backend or kernel_backend()
+        kernels = get_kernels(self.backend)
+        tensors = model_file.tensors
+        shape: Tuple[int, ...] = (self.channels, self.height, _PROBE_WIDTH)
+        self.ops = []
+        used = set()
+        for i, spec in enumerate(arch["layers"]):
+            op = get_op(spec["op"])(spec, tensors, shape, kernels)
+            shape = op.out_shape(shape)
+            if min(shape) < 1:
+                raise WeightFormatError(f"{self.name}: layer {i} ({spec['op']} {op.name}) produces empty shape {shape}")
+            used |= op.used
+            self.ops.append(op)
+        if len(shape) != 2 or shape[1] != len(self.charset):
+            raise WeightFormatError(
+                f"{self.name}: network output is {shape} per line, expected (T, {len(self.charset)}) to match the charset"
+            )
+        unused = sorted(set(tensors) - used)
+        if unused:
+            raise WeightFormatError(f"{self.name}: tensors not used by any layer (tampered file?): {', '.join(unused[:5])}")
+        self.output_kind = self.manifest["decode"].get("output", "logits")
+        if self.output_kind not in ("logits", "probs"):
+            raise WeightFormatError(f"{self.name}: decode.output must be 'logits' or 'probs', got {self.output_kind!r}")
+        self.min_width = self._find_min_width()
+
+    def output_shape(self, width: int) -> Tuple[int, ...]:
+        """Per-line output shape ``(T, K)`` for an input of ``width`` columns (no compute)."""
+        shape: Tuple[int, ...] = (self.channels, self.height, width)
+        for op in self.ops:
+            shape = op.out_shape(shape)
+            if min(shape) < 1:
+                return tuple(0 for _ in shape)
+        return shape
+
+    def _find_min_width(self) -> int:
+        for w in range(1, _MAX_MIN_WIDTH + 1):
+            if min(self.output_shape(w)) >= 1:
+                return w
+        raise WeightFormatError(f"{self.name}: no input width up to {_MAX_MIN_WIDTH} gives a non-empty output")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Run the network.
+
+        Args:
+            x: float32 ``[B, channels, height, W]`` (other float dtypes are converted), ``W >= min_width``.
+
+        Returns:
+            float32 ``[B, T, K]``: logits, or probabilities when ``manifest.decode.output == "probs"``.
+
+        Raises:
+            InputTypeError: not an array, not floating point, or the wrong shape.
+        """
+        if not isinstance(x, np.ndarray):
+            raise InputTypeError(f"Model.forward expects a numpy array, got {type(x).__name__}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise InputTypeError(
+                f"Model.forward expects float32 input, got {x.dtype}; preprocess images with tinycrnn.preprocess"
+            )
+        expected = f"[B, {self.channels}, {self.height}, W>={self.min_width}]"
+        if x.ndim != 4 or x.shape[1] != self.channels or x.shape[2] != self.height:
+            raise InputTypeError(f"{self.name}: forward expects {expected}, got {list(x.shape)}")
+        if x.shape[3] < self.min_width or x.shape[0] < 1:
+            raise InputTypeError(f"{self.name}: forward expects {expected}, got {list(x.shape)}")
+        y = np.ascontiguousarray(x, dtype=np.float32)
+        for op in self.ops:
+            y = op(y)
+        return y
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, backend={self.backend!r}, input=[B,{self.channels},{self.height},W], classes={len(self.charset)})"
+
+
+def weights_dirs() -> List[str]:
+    """Where model names are looked up, in order: ``$TINYCRNN_WEIGHTS``, the package's own
+    ``weights/`` (wheel installs), and the repository's ``weights/`` (editable installs)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    dirs = [os.environ.get("TINYCRNN_WEIGHTS", ""), os.path.join(here, "weights"), os.path.join(os.path.dirname(here), "weights")]
+    return [d for d in dirs if d and os.path.isdir(d)]
+
+
+#: Short names users type, mapped to shipped files.
+ALIASES = {"english_g2": "english_g2", "en": "english_g2", "english_g2-fp32": "english_g2"}
+
+
+def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> str:
+    """Turn a model name (``"english_g2"``) or a path into an existing file path."""
+    s = os.fspath(name_or_path)
+    if os.path.isfile(s):
+        return s
+    if os.sep in s or s.endswith(".tcrnn"):
+        raise ModelNotFoundError(f"model file {s!r} does not exist")
+    stem = ALIASES.get(s, s)
+    for d in weights_dirs():
+        candidate = os.path.join(d, stem + ".tcrnn")
+        if os.path.isfile(candidate):
+            return candidate
+    known = sorted({os.path.splitext(f)[0] for d in weights_dirs() for f in os.listdir(d) if f.endswith(".tcrnn")})
+    raise ModelNotFoundError(
+        f"no model named {s!r}; shipped models: {', '.join(known) or 'none found'} "
+        f"(searched {', '.join(weights_dirs()) or 'no weights directory'}; set TINYCRNN_WEIGHTS to add one)"
+    )
+
+
+def load_model(name_or_path: Union[str, os.PathLike] = "english_g2", backend: Optional[str] = None) -> Model:
+    """Load a model by shipped name or file path.
+
+    Args:
+        name_or_path: a shipped model name (``"english_g2"``) or a ``.tcrnn`` path.
+        backend: ``"numba"`` (default, from ``TINYCRNN_KERNELS``) or ``"numpy"`` (reference kernels).
+
+    Returns:
+        A :class:`Model`.
+
+    Raises:
+        ModelNotFoundError: unknown name or missing file.
+        WeightFormatError: the file is malformed, truncated, tampered or mismatched.
+
+    Example:
+        >>> import numpy as np, tinycrnn
+        >>> m = tinycrnn.load_model("english_g2")
+        >>> m.forward(np.zeros((1, 1, 64, 256), np.float32)).shape
+        (1, 63, 97)
+    """
+    if backend is not None and backend not in ("numba", "numpy"):
+        raise InputTypeError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+    return Model(read_model(resolve_model_path(name_or_path)), backend=backend)
+

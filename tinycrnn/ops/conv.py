@@ -1,0 +1,35 @@
+"""conv2d: convolution with optional bias, optional groups and a fused activation."""
+from ..errors import WeightFormatError
+from . import register
+from .base import Op
+
+
+@register("conv2d")
+class Conv2d(Op):
+    def build(self, tensors, in_shape):
+        if len(in_shape) != 3:
+            raise WeightFormatError(f"layer {self.name!r}: conv2d needs an image input, got shape {in_shape}")
+        c = in_shape[0]
+        self.out = self.param("out", kind=int)
+        self.k = self.param("k", kind="pair")
+        self.s = self.param("s", [1, 1], kind="pair")
+        self.p = self.param("p", [0, 0], kind="pair")
+        self.groups = self.param("groups", 1, kind=int)
+        self.act = self.check_activation()
+        if min(self.k) < 1 or min(self.s) < 1 or self.groups < 1 or c % self.groups or self.out % self.groups:
+            raise WeightFormatError(
+                f"layer {self.name!r}: invalid conv2d k={self.k} s={self.s} groups={self.groups} for {c}->{self.out} channels"
+            )
+        self.weight = self.tensor(tensors, "weight", (self.out, c // self.groups) + self.k)
+        self.bias = self.tensor(tensors, "bias", (self.out,), optional=True)
+
+    def out_shape(self, in_shape):
+        _, h, w = in_shape
+        return (
+            self.out,
+            (h + 2 * self.p[0] - self.k[0]) // self.s[0] + 1,
+            (w + 2 * self.p[1] - self.k[1]) // self.s[1] + 1,
+        )
+
+    def __call__(self, x):
+        return self.kernels.conv2d(x, self.weight, self.bias, self.s, self.p, self.groups, self.act)

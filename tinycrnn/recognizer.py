@@ -1,0 +1,118 @@
+"""Recognizer: text-line images in, text with confidences out.
+
+Lines are bucketed by their padded width so each forward pass batches lines that would be
+padded identically on their own: a line's result never depends on what it was batched with.
+"""
+import os
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .decode import Decoded, ctc_greedy, softmax
+from .errors import InputTypeError
+from .image_io import MAX_PIXELS, ImageSource, load_image
+from .preprocess import LineSpec, resize_line, target_width, pad_lines
+
+DEFAULT_BATCH_SIZE = 8
+
+
+class Recognizer:
+    """Reads single text lines.
+
+    Args:
+        model: a shipped model name (``"english_g2"``), a ``.tcrnn`` path, or a loaded ``Model``.
+        backend: ``"numba"`` (default) or ``"numpy"`` (reference kernels).
+        batch_size: most lines per forward pass.
+        max_pixels: images above this many pixels are refused.
+        decode_options: default options for the decoder (see :meth:`decode`), e.g.
+            ``decoder="beam"``, ``beam_width``, ``lexicon``, ``allowlist``, ``blocklist``, ``topk``.
+
+    Example:
+        >>> from tinycrnn import Recognizer
+        >>> r = Recognizer()
+        >>> r.recognize("samples/hello_world.png").text  # doctest: +SKIP
+        'Hello World'
+    """
+
+    def __init__(
+        self,
+        model: Union[str, os.PathLike, Any] = "english_g2",
+        backend: Optional[str] = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pixels: int = MAX_PIXELS,
+        **decode_options: Any,
+    ):
+        from .engine import Model, load_model
+
+        self.model = model if isinstance(model, Model) else load_model(model, backend=backend)
+        self.spec = LineSpec.from_manifest(self.model.manifest)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputTypeError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.decode_options: Dict[str, Any] = dict(decode_options)
+        if self.decode_options:
+            self.decode(np.full((1, len(self.model.charset)), 1.0 / len(self.model.charset)), **self.decode_options)
+
+    @property
+    def charset(self) -> List[str]:
+        return self.model.charset
+
+    def load(self, image: ImageSource) -> np.ndarray:
+        """Load and validate one image in the model's colour layout (uint8)."""
+        return load_image(image, self.spec.color, max_pixels=self.max_pixels)
+
+    def recognize(self, image: ImageSource, **decode_options: Any) -> Decoded:
+        """Read one text line.
+
+        Args:
+            image: a path, encoded image bytes, or a uint8 numpy image (gray, BGR or BGRA).
+            **decode_options: per-call decoder options overriding the recognizer's defaults.
+
+        Returns:
+            A :class:`~tinycrnn.decode.Decoded` with ``text``, ``confidence``, ``char_confidences``
+            and ``spans``.
+
+        Raises:
+            ImageError: the image cannot be read or is empty/too large.
+            InputTypeError: an unsupported input type.
+        """
+        return self.recognize_batch([image], **decode_options)[0]
+
+    def recognize_batch(self, images: Sequence[ImageSource], **decode_options: Any) -> List[Decoded]:
+        """Read many text lines, batching those that share a padded width; results keep input order."""
+        if isinstance(images, (str, bytes, np.ndarray)):
+            raise InputTypeError("recognize_batch expects a sequence of images; use recognize() for one")
+        loaded = [self.load(img) for img in images]
+        return [self.decode(p, **decode_options) for p in self.probabilities(loaded)]
+
+    def probabilities(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+        """Per-line class probabilities (T_i, K) for already loaded uint8 images, in input order."""
+        resized = [resize_line(img, self.spec) for img in images]
+        widths = [
+            target_width([img.shape[1] / img.shape[0]], [x.shape[2]], self.spec) for img, x in zip(images, resized)
+        ]
+        out: List[Optional[np.ndarray]] = [None] * len(images)
+        order = sorted(range(len(images)), key=lambda i: widths[i])
+        start = 0
+        while start < len(order):
+            w = widths[order[start]]
+            stop = start
+            while stop < len(order) and widths[order[stop]] == w and stop - start < self.batch_size:
+                stop += 1
+            idx = order[start:stop]
+            y = self.model.forward(pad_lines([resized[i] for i in idx], w, self.spec))
+            probs = y if self.model.output_kind == "probs" else softmax(y)
+            for j, i in enumerate(idx):
+                out[i] = probs[j]
+            start = stop
+        return out  # type: ignore[return-value]
+
+    def decode(self, probs: np.ndarray, **decode_options: Any) -> Decoded:
+        """Decode one line's (T, K) probabilities with the recognizer's decoder options."""
+        opts = {**self.decode_options, **decode_options}
+        if not opts or opts == {"decoder": "greedy"}:
+            return ctc_greedy(probs, self.model.charset, self.model.blank_index)
+        from .decode import decode
+
+        return decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
