@@ -60,7 +60,7 @@ def write_model(path: str, tensors: Mapping[str, np.ndarray], manifest: Mapping[
         dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         if dt not in DTYPE_NAMES:
             raise WeightFormatError(f"tensor {name!r}: dtype {arr.dtype} cannot be stored; use one of {sorted(DTYPES)}")
-        arrays[name] = np.ascontiguousarray(arr, dtype=dt)
+        arrays[name] = np.require(arr, dtype=dt, requirements="C")  # keeps 0-d shapes
     order = sorted(arrays, key=lambda n: -arrays[n].dtype.itemsize)
     header: Dict[str, Any] = {"__metadata__": {FORMAT_NAME: json.dumps(manifest, ensure_ascii=False, sort_keys=False)}}
     offset = 0

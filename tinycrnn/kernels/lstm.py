@@ -22,23 +22,24 @@ def _lstm_recurrence(xw, whh_t, reverse, out, col0):
     for s in range(t_len):
         t = t_len - 1 - s if reverse else s
         for b in range(n):
-            for g in range(g4):
-                z[b, g] = xw[b, t, g]
-        for k in range(hid):
-            for b in range(n):
-                hk = h[b, k]
+            zb = z[b]
+            zb[:] = xw[b, t]
+            hb = h[b]
+            for k in range(hid):
+                hk = hb[k]
+                wk = whh_t[k]
                 for g in range(g4):
-                    z[b, g] += hk * whh_t[k, g]
-        for b in range(n):
+                    zb[g] += hk * wk[g]
+            cb = c[b]
             for j in range(hid):
-                ig = one / (one + np.exp(-z[b, j]))
-                fg = one / (one + np.exp(-z[b, hid + j]))
-                gg = np.tanh(z[b, 2 * hid + j])
-                og = one / (one + np.exp(-z[b, 3 * hid + j]))
-                cj = fg * c[b, j] + ig * gg
-                c[b, j] = cj
+                ig = one / (one + np.exp(-zb[j]))
+                fg = one / (one + np.exp(-zb[hid + j]))
+                gg = np.tanh(zb[2 * hid + j])
+                og = one / (one + np.exp(-zb[3 * hid + j]))
+                cj = fg * cb[j] + ig * gg
+                cb[j] = cj
                 hj = og * np.tanh(cj)
-                h[b, j] = hj
+                hb[j] = hj
                 out[b, t, col0 + j] = hj
 
 

@@ -9,6 +9,18 @@ from ..config import NUMBA_FLAGS_EXACT
 def _maxpool2d(x, kh, kw, sh, sw, ph, pw, out):
     n, c, h, w = x.shape
     _, _, ho, wo = out.shape
+    if ph == 0 and pw == 0:
+        # every window lies inside the image: no bounds checks in the hot loop
+        for b in range(n):
+            for ci in range(c):
+                for oy in range(ho):
+                    for ox in range(wo):
+                        m = x[b, ci, oy * sh, ox * sw]
+                        for i in range(kh):
+                            for j in range(kw):
+                                m = max(m, x[b, ci, oy * sh + i, ox * sw + j])
+                        out[b, ci, oy, ox] = m
+        return
     for b in range(n):
         for ci in range(c):
             for oy in range(ho):
