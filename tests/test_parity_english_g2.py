@@ -81,3 +81,32 @@ def test_recognizer_reads_reference_images_end_to_end(backend, ref_cases):
         assert res.text == case["text"], case["name"]
         assert abs(res.confidence - case["confidence"]) <= CONFIDENCE_ATOL, case["name"]
         assert len(res.char_confidences) == len(res.text)
+
+
+def test_tall_crops_follow_easyocr_two_stage_resize():
+    """Crops taller than wide: width -> 64 (bilinear), then Pillow-style bicubic squeeze; W = ceil(h/w) * 64."""
+    import tinycrnn
+    from tinycrnn.preprocess import line_ratio, resize_line
+
+    spec = LineSpec.from_manifest(tinycrnn.load_model(backend="numpy").manifest)
+    tall = np.random.default_rng(0).integers(0, 256, (90, 40), dtype=np.uint8)
+    x = resize_line(tall, spec)
+    assert x.shape == (1, 64, 29)  # stage 1: 64 x int(64 * 90/40) = 144 rows; ceil(64 * 64 / 144) = 29
+    assert line_ratio(tall, spec) == 90 / 40
+    assert prepare_lines([tall], spec).shape == (1, 1, 64, 192)
+
+
+def test_pil_bicubic_resize_matches_pillow_when_available():
+    from tinycrnn.resample import pil_bicubic_resize
+
+    const = np.full((50, 30), 77, np.uint8)
+    assert (pil_bicubic_resize(const, 11, 19) == 77).all()
+    Image = pytest.importorskip("PIL.Image", reason="Pillow not installed; the exact comparison needs it")
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        h, w = rng.integers(1, 120, 2)
+        nw = int(rng.integers(1, 120))
+        a = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        # one axis at a time: Pillow's own pass order for two-axis resizes varies between versions
+        want = np.asarray(Image.fromarray(a).resize((nw, int(h)), Image.BICUBIC))
+        np.testing.assert_array_equal(pil_bicubic_resize(a, nw, int(h)), want)

@@ -35,6 +35,7 @@ class LineSpec:
         self.scale = float(block.get("scale", 1.0 / 255.0))
         self.mean = float(block.get("mean", 0.5))
         self.std = float(block.get("std", 0.5))
+        self.tall = block.get("tall", "stretch")
         problems = []
         if self.color not in ("gray", "bgr"):
             problems.append(f"color {self.color!r}")
@@ -48,6 +49,8 @@ class LineSpec:
             problems.append(f"width_rule {self.width_rule!r}")
         if self.pad not in _PADS:
             problems.append(f"pad {self.pad!r}")
+        if self.tall not in ("stretch", "easyocr"):
+            problems.append(f"tall {self.tall!r}")
         if self.std == 0 or self.width_multiple < 1:
             problems.append("std 0 or width_multiple < 1")
         if problems:
@@ -68,6 +71,35 @@ def to_model_color(img: np.ndarray, spec: LineSpec) -> np.ndarray:
     return img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
 
 
+def line_ratio(img: np.ndarray, spec: LineSpec) -> float:
+    """The aspect ratio the width rule uses: w/h, or for EasyOCR-style tall crops max(w/h, h/w)."""
+    h, w = img.shape[:2]
+    if h < 1 or w < 1:
+        raise ImageError(f"image is empty ({w}x{h} pixels)")
+    ratio = w / float(h)
+    if max(ratio, 1.0 / ratio) > MAX_LINE_RATIO:
+        raise ImageError(
+            f"line image is {w}x{h}: more than {MAX_LINE_RATIO} times longer than thick; split it or read it as a page"
+        )
+    return 1.0 / ratio if spec.tall == "easyocr" and ratio < 1.0 else ratio
+
+
+def _resize_tall_easyocr(img: np.ndarray, height: int) -> np.ndarray:
+    # EasyOCR turns a crop taller than wide into width `height` and a proportional height, then
+    # squeezes that to `height` rows with Pillow's antialiased bicubic (reproduced in resample.py).
+    import cv2
+
+    from .resample import pil_bicubic_resize
+
+    h, w = img.shape[:2]
+    tall_h = int(height * (h / float(w)))
+    stage1 = cv2.resize(img, (height, tall_h), interpolation=cv2.INTER_LINEAR)
+    new_w = math.ceil(height * height / float(tall_h))
+    if stage1.ndim == 2:
+        return pil_bicubic_resize(stage1, new_w, height)
+    return np.dstack([pil_bicubic_resize(stage1[:, :, i], new_w, height) for i in range(stage1.shape[2])])
+
+
 def resize_line(img: np.ndarray, spec: LineSpec) -> np.ndarray:
     """Resize a uint8 line image to the model height keeping its aspect ratio; returns float32 (C, H, w)
     normalised as ``(u8 * scale - mean) / std``."""
@@ -76,17 +108,14 @@ def resize_line(img: np.ndarray, spec: LineSpec) -> np.ndarray:
     if img.dtype != np.uint8 or img.ndim not in (2, 3):
         raise InputTypeError(f"resize_line expects a uint8 (H, W) or (H, W, 3) image, got {img.dtype} {img.shape}")
     h, w = img.shape[:2]
-    if h < 1 or w < 1:
-        raise ImageError(f"image is empty ({w}x{h} pixels)")
-    ratio = w / float(h)
-    if ratio > MAX_LINE_RATIO:
-        raise ImageError(
-            f"line image is {w}x{h}: more than {MAX_LINE_RATIO} times wider than tall; split it or read it as a page"
-        )
-    exact = spec.height * ratio
-    new_w = max(1, math.ceil(exact) if spec.resize == "bilinear_ceil" else int(exact))
+    line_ratio(img, spec)
     img = to_model_color(img, spec)
-    resized = cv2.resize(img, (new_w, spec.height), interpolation=cv2.INTER_LINEAR)
+    if spec.tall == "easyocr" and w < h:
+        resized = _resize_tall_easyocr(img, spec.height)
+    else:
+        exact = spec.height * (w / float(h))
+        new_w = max(1, math.ceil(exact) if spec.resize == "bilinear_ceil" else int(exact))
+        resized = cv2.resize(img, (new_w, spec.height), interpolation=cv2.INTER_LINEAR)
     # NOTE: divide by 255 rather than multiply by 1/255: that is what the reference frameworks do,
     # and it makes the tensors bit-identical to theirs.
     x = resized.astype(np.float32) / np.float32(1.0 / spec.scale)
@@ -130,6 +159,6 @@ def prepare_lines(images: Sequence[np.ndarray], spec: LineSpec) -> np.ndarray:
     if len(images) == 0:
         raise InputTypeError("prepare_lines needs at least one image")
     resized: List[np.ndarray] = [resize_line(img, spec) for img in images]
-    ratios = [img.shape[1] / float(img.shape[0]) for img in images]
+    ratios = [line_ratio(img, spec) for img in images]
     width = target_width(ratios, [x.shape[2] for x in resized], spec)
     return pad_lines(resized, width, spec)

@@ -11,7 +11,7 @@ import numpy as np
 from .decode import Decoded, ctc_greedy, softmax
 from .errors import InputTypeError
 from .image_io import MAX_PIXELS, ImageSource, load_image
-from .preprocess import LineSpec, resize_line, target_width, pad_lines
+from .preprocess import LineSpec, line_ratio, pad_lines, resize_line, target_width
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -90,7 +90,7 @@ class Recognizer:
         """Per-line class probabilities (T_i, K) for already loaded uint8 images, in input order."""
         resized = [resize_line(img, self.spec) for img in images]
         widths = [
-            target_width([img.shape[1] / img.shape[0]], [x.shape[2]], self.spec) for img, x in zip(images, resized)
+            target_width([line_ratio(img, self.spec)], [x.shape[2]], self.spec) for img, x in zip(images, resized)
         ]
         out: List[Optional[np.ndarray]] = [None] * len(images)
         order = sorted(range(len(images)), key=lambda i: widths[i])

@@ -113,6 +113,7 @@ def english_g2_manifest_extras() -> Dict[str, Any]:
             "resize": "bilinear_trunc",
             "width_rule": "ceil_ratio_x_height",
             "pad": "repeat_last_column",
+            "tall": "easyocr",
             "scale": 1.0 / 255.0,
             "mean": 0.5,
             "std": 0.5,
