@@ -1,0 +1,1 @@
+"""Importers that turn third-party checkpoints (PyTorch .pth, ONNX) into tinycrnn weights."""
