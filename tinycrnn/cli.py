@@ -83,12 +83,48 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run the web page and REST API (needs the serve extra)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default="english_g2", help="recogniser model name or .tcrnn path")
+    p.add_argument("--threads", type=int, default=8, help="HTTP worker threads (requests in flight)")
+    p.add_argument("--max-bytes", type=int, default=20 << 20, help="upload size limit in bytes")
+    p.add_argument("--max-pixels", type=int, default=40_000_000, help="decoded image size limit in pixels")
+    p.add_argument("--max-batch", type=int, default=16, help="most lines per micro-batch")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    p.add_argument("--max-queue", type=int, default=512, help="most lines waiting before 503 Overloaded")
+    p.set_defaults(func=_cmd_serve)
+
+
+def _cmd_serve(args) -> int:
+    import logging
+
+    try:
+        import waitress
+    except ImportError:
+        print("tinycrnn serve needs the serve extra: pip install 'tinycrnn[serve]'", file=sys.stderr)
+        return 2
+    from .server.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(args.model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch=args.max_batch,
+                     max_wait_ms=args.max_wait_ms, max_queue=args.max_queue)
+    print(f"tinycrnn serving {args.model} on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    # NOTE: waitress spools bodies to disk past 1 MiB; its own cap only bounds that disk use. The
+    # app enforces --max-bytes itself so oversized uploads get the JSON 413 error.
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, channel_timeout=30,
+                   max_request_body_size=max(1 << 30, 4 * args.max_bytes), ident="tinycrnn")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tinycrnn", description="A tiny CRNN OCR engine for CPUs (NumPy + Numba).")
     ap.add_argument("--version", action="version", version=f"tinycrnn {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     _add_read(sub)
     _add_inspect(sub)
+    _add_serve(sub)
     return ap
 
 

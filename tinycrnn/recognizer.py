@@ -86,26 +86,27 @@ class Recognizer:
         loaded = [self.load(img) for img in images]
         return [self.decode(p, **decode_options) for p in self.probabilities(loaded)]
 
+    def prepare(self, image: np.ndarray):
+        """Resize and normalise one loaded uint8 line; returns ``(x (C, H, w) float32, padded width)``.
+
+        Lines with the same padded width can share a forward pass without changing each other's result.
+        """
+        x = resize_line(image, self.spec)
+        return x, target_width([line_ratio(image, self.spec)], [x.shape[2]], self.spec)
+
+    def run_group(self, lines: Sequence[np.ndarray], width: int) -> np.ndarray:
+        """One forward pass over prepared lines that share ``width``; returns (B, T, K) probabilities."""
+        y = self.model.forward(pad_lines(lines, width, self.spec))
+        return y if self.model.output_kind == "probs" else softmax(y)
+
     def probabilities(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Per-line class probabilities (T_i, K) for already loaded uint8 images, in input order."""
-        resized = [resize_line(img, self.spec) for img in images]
-        widths = [
-            target_width([line_ratio(img, self.spec)], [x.shape[2]], self.spec) for img, x in zip(images, resized)
-        ]
+        prepared = [self.prepare(img) for img in images]
         out: List[Optional[np.ndarray]] = [None] * len(images)
-        order = sorted(range(len(images)), key=lambda i: widths[i])
-        start = 0
-        while start < len(order):
-            w = widths[order[start]]
-            stop = start
-            while stop < len(order) and widths[order[stop]] == w and stop - start < self.batch_size:
-                stop += 1
-            idx = order[start:stop]
-            y = self.model.forward(pad_lines([resized[i] for i in idx], w, self.spec))
-            probs = y if self.model.output_kind == "probs" else softmax(y)
+        for idx in group_by_width([w for _, w in prepared], self.batch_size):
+            probs = self.run_group([prepared[i][0] for i in idx], prepared[idx[0]][1])
             for j, i in enumerate(idx):
                 out[i] = probs[j]
-            start = stop
         return out  # type: ignore[return-value]
 
     def decode(self, probs: np.ndarray, **decode_options: Any) -> Decoded:
@@ -116,3 +117,15 @@ class Recognizer:
         from .decode import decode
 
         return decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
+
+
+def group_by_width(widths: Sequence[int], batch_size: int) -> List[List[int]]:
+    """Indices grouped by equal padded width, each group at most ``batch_size`` long, narrowest first."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    groups: List[List[int]] = []
+    for i in order:
+        if groups and widths[groups[-1][0]] == widths[i] and len(groups[-1]) < batch_size:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
