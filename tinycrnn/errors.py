@@ -44,3 +44,7 @@ class MissingDependencyError(TinyCRNNError, ImportError):
 class DecodeOptionError(TinyCRNNError, ValueError):
     """A decoding option or input is invalid: unknown decoder, bad beam width, empty lexicon,
     a character filter that removes everything, or ``probs`` that are not probabilities."""
+
+
+class DatasetError(TinyCRNNError, ValueError):
+    """An evaluation dataset is missing, unreadable or malformed (``tinycrnn eval``)."""
