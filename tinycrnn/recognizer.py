@@ -50,7 +50,7 @@ class Recognizer:
             raise InputTypeError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.decode_options: Dict[str, Any] = dict(decode_options)
+        self.decode_options: Dict[str, Any] = self._compile_lexicon(dict(decode_options))
         if self.decode_options:
             self.decode(np.full((1, len(self.model.charset)), 1.0 / len(self.model.charset)), **self.decode_options)
 
@@ -109,9 +109,20 @@ class Recognizer:
                 out[i] = probs[j]
         return out  # type: ignore[return-value]
 
+    def _compile_lexicon(self, opts: Dict[str, Any]) -> Dict[str, Any]:
+        """Turn a word list into a :class:`~tinycrnn.decode.Lexicon` once, not once per line."""
+        words = opts.get("lexicon")
+        if words is not None and not isinstance(words, str):
+            from .decode import Lexicon
+
+            if not isinstance(words, Lexicon):
+                opts["lexicon"] = Lexicon(list(words), self.model.charset, blank=self.model.blank_index,
+                                          case_insensitive=bool(opts.pop("case_insensitive", False)))
+        return opts
+
     def decode(self, probs: np.ndarray, **decode_options: Any) -> Decoded:
         """Decode one line's (T, K) probabilities with the recognizer's decoder options."""
-        opts = {**self.decode_options, **decode_options}
+        opts = {**self.decode_options, **self._compile_lexicon(dict(decode_options))}
         if not opts or opts == {"decoder": "greedy"}:
             return ctc_greedy(probs, self.model.charset, self.model.blank_index)
         from .decode import decode
