@@ -25,6 +25,7 @@ _LAZY = {
     "Model": ("engine", "Model"),
     "Recognizer": ("recognizer", "Recognizer"),
     "Decoded": ("decode.result", "Decoded"),
+    "OCR": ("page.pipeline", "OCR"),
 }
 
 __all__ = sorted(

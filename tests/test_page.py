@@ -1,0 +1,227 @@
+"""Whole-page OCR: detection on rendered pages with known boxes, reading order, the pipeline,
+--draw, and bad input. Pages are rendered here with cv2.putText, so no shared data is needed."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import tinycrnn
+from conftest import ROOT
+from tinycrnn.errors import ImageError, InputTypeError
+from tinycrnn.page.detect import LineDetector, estimate_skew, rotate
+from tinycrnn.page.order import reading_order
+from tinycrnn.page.split import split_points
+from tinycrnn.page.steps import STEPS, degrade, parse_steps
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def render(lines, size=(900, 700), scale=1.0, thick=2):
+    """White page with black text; returns the page and each line's true box (x0, y0, x1, y1)."""
+    img = np.full((size[1], size[0], 3), 255, np.uint8)
+    boxes = []
+    for text, (x, y) in lines:
+        (w, h), base = cv2.getTextSize(text, FONT, scale, thick)
+        cv2.putText(img, text, (x, y), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        boxes.append((x, y - h, x + w, y + base))
+    return img, boxes
+
+
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / u
+
+
+def rect(box):
+    b = np.asarray(box, np.float64)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max())
+
+
+def best_ious(pred, truth):
+    return [max((iou(rect(p), t) for p in pred), default=0.0) for t in truth]
+
+
+LINES = [("TAX INVOICE", (60, 60)), ("Shop 12 Jalan Besar", (60, 110)), ("Total 45.60", (60, 160)),
+         ("Cash 50.00", (60, 210)), ("Thank you come again", (60, 260))]
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return tinycrnn.OCR()
+
+
+def test_detect_finds_each_rendered_line():
+    img, truth = render(LINES)
+    boxes = LineDetector().detect(img)
+    assert len(boxes) == len(truth)
+    assert all(v >= 0.5 for v in best_ious(boxes, truth))
+    assert all(np.asarray(b).shape == (4, 2) for b in boxes)
+
+
+def test_detect_splits_columns_at_large_gaps():
+    img, truth = render([("SUBTOTAL", (60, 80)), ("12.50", (600, 80)), ("ROUNDING", (60, 130)), ("0.00", (600, 130))])
+    boxes = LineDetector().detect(img)
+    assert len(boxes) == 4 and all(v >= 0.5 for v in best_ious(boxes, truth))
+
+
+def test_detect_ignores_table_rules_and_logo_blobs():
+    img, truth = render(LINES)
+    cv2.line(img, (40, 80), (860, 80), (0, 0, 0), 2)
+    cv2.line(img, (40, 30), (40, 300), (0, 0, 0), 2)
+    cv2.circle(img, (750, 500), 120, (0, 0, 0), -1)
+    boxes = LineDetector().detect(img)
+    assert all(v >= 0.5 for v in best_ious(boxes, truth))
+    assert len(boxes) == len(truth)
+
+
+def test_detect_dark_background_page():
+    img, truth = render(LINES)
+    boxes = LineDetector().detect(255 - img)
+    assert all(v >= 0.5 for v in best_ious(boxes, truth))
+
+
+def test_skew_estimate_and_skewed_page_read_with_rotated_boxes(ocr):
+    img, _ = render(LINES)
+    skewed, _ = rotate(img, 6.0, border=255)
+    angle = estimate_skew(cv2.cvtColor(skewed, cv2.COLOR_BGR2GRAY))
+    assert abs(angle + 6.0) < 1.0
+    page = ocr.read(skewed)
+    assert len(page.lines) == len(LINES)
+    assert "TOTAL" in page.text.upper() and "45.60" in page.text
+    box = np.asarray(page.lines[0].box)
+    assert abs(box[0, 1] - box[1, 1]) > 5  # the top edge follows the text slope: a rotated box
+
+
+def test_two_column_page_reads_left_column_first(ocr):
+    left = [(f"left column line number {i}", (30, 60 + 45 * i)) for i in range(4)]
+    right = [(f"right column line number {i}", (480, 60 + 45 * i)) for i in range(4)]
+    img, truth = render(left + right, size=(900, 300), scale=0.7)
+    boxes = LineDetector().detect(img)
+    assert len(boxes) == 8 and all(v >= 0.5 for v in best_ious(boxes, truth))
+    page = ocr.read(img)
+    words = [line.text.lower()[:4] for line in page.lines]
+    assert words == ["left"] * 4 + ["righ"] * 4
+
+
+def test_reading_order_rows_and_columns():
+    # a receipt: label/value rows read row by row
+    receipt = [(300, 100, 360, 120), (10, 100, 120, 120), (10, 40, 200, 60), (300, 130, 360, 150), (10, 130, 110, 150)]
+    assert reading_order(receipt) == [2, 1, 0, 4, 3]
+    # two columns of prose: the whole left column first
+    cols = [(500, 10 + 30 * i, 900, 30 + 30 * i) for i in range(4)] + [(10, 10 + 30 * i, 400, 30 + 30 * i) for i in range(4)]
+    assert reading_order(cols) == [4, 5, 6, 7, 0, 1, 2, 3]
+    assert reading_order([]) == []
+
+
+def test_page_result_is_json_friendly(ocr):
+    img, _ = render(LINES)
+    page = ocr.read(img)
+    d = json.loads(json.dumps(page.to_dict()))
+    assert set(d) >= {"text", "total_time_ms"} and len(d["text"]) == len(LINES)
+    assert set(d["text"][0]) == {"text", "confidence", "box"} and len(d["text"][0]["box"]) == 4
+    assert set(page.timings) >= {"preprocess", "detect", "recognise", "decode"}
+    assert [line.text for line in page.lines][2].upper().startswith("TOTAL")
+
+
+def test_min_confidence_filters_lines(ocr):
+    img, _ = render(LINES)
+    strict = tinycrnn.OCR(model=ocr.recognizer, min_confidence=1.0).read(img)
+    assert len(strict.lines) <= len(ocr.read(img).lines)
+    with pytest.raises(InputTypeError):
+        tinycrnn.OCR(model=ocr.recognizer, min_confidence=2.0)
+
+
+def test_single_line_page_reads_as_one_line(ocr):
+    page = ocr.read(os.path.join(ROOT, "samples", "hello_world.png"))
+    assert [line.text for line in page.lines] == ["Hello World"]
+
+
+@pytest.mark.parametrize("shape", [(600, 400), (1, 500), (500, 1), (1, 1), (3, 3)])
+def test_blank_and_degenerate_pages_give_no_crash(ocr, shape):
+    page = ocr.read(np.full(shape, 255, np.uint8))
+    assert page.lines == []
+
+
+def test_one_pixel_high_strip_with_ink(ocr):
+    strip = np.full((1, 300), 255, np.uint8)
+    strip[0, 100:200] = 0
+    page = ocr.read(strip)
+    assert isinstance(page.lines, list)
+
+
+def test_noise_only_page_is_handled(ocr):
+    rng = np.random.default_rng(0)
+    page = ocr.read(rng.integers(0, 256, (300, 400), dtype=np.uint8))
+    assert isinstance(page.lines, list)
+
+
+def test_huge_scan_is_downscaled_not_refused(ocr, tmp_path):
+    big = np.full((10000, 10000), 255, np.uint8)
+    cv2.putText(big, "HUGE SCAN", (500, 1000), FONT, 12.0, 0, 30)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), big)
+    page = ocr.read(str(path))
+    assert page.width == 10000 and page.height == 10000
+    assert "HUGE" in page.text.upper()
+    assert max(max(p) for line in page.lines for p in line.box) > 2000  # boxes in original coordinates
+
+
+def test_rotated_page_gives_a_result(ocr):
+    img, _ = render(LINES)
+    page = ocr.read(cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE))
+    assert isinstance(page.lines, list)
+
+
+def test_bad_page_inputs_raise_typed_errors(ocr, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageError):
+        ocr.read(str(bad))
+    with pytest.raises(ImageError):
+        ocr.read(str(tmp_path / "missing.png"))
+    with pytest.raises(InputTypeError):
+        ocr.read(12345)
+    with pytest.raises(InputTypeError):
+        ocr.read(np.zeros((10, 10), np.float32))
+
+
+def test_steps_run_and_compose():
+    img, _ = render(LINES[:2], size=(300, 150))
+    for name in STEPS:
+        out = parse_steps(name)(img)
+        assert out.dtype == np.uint8 and out.ndim in (2, 3)
+    chain = parse_steps("gray,clahe,denoise,otsu")
+    out = chain(img)
+    assert out.ndim == 2 and set(np.unique(out)) <= {0, 255}
+    with pytest.raises(InputTypeError):
+        parse_steps("gray,sharpen")
+    for kind in ("blur", "noise", "low_contrast"):
+        assert degrade(img, kind).shape == img.shape
+
+
+def test_split_points_cut_only_in_gaps():
+    cols = np.zeros(400, bool)
+    for a, b in [(0, 90), (110, 190), (260, 390)]:
+        cols[a:b] = True
+    cuts = split_points(cols, 20, max_ratio=10)
+    assert cuts and all(not cols[c] for c in cuts)
+    assert split_points(cols, 20, max_ratio=25) == []
+
+
+def test_cli_page_mode_json_and_draw(tmp_path):
+    img, _ = render(LINES)
+    page_path, out = tmp_path / "page.png", tmp_path / "out.png"
+    cv2.imwrite(str(page_path), img)
+    p = subprocess.run([sys.executable, "-m", "tinycrnn", "read", "--json", "--draw", str(out), str(page_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    obj = json.loads(p.stdout)
+    assert obj["success"] is True and len(obj["text"]) == len(LINES) and obj["total_time_ms"] > 0
+    drawn = cv2.imread(str(out))
+    assert drawn is not None and drawn.shape == img.shape and not np.array_equal(drawn, img)

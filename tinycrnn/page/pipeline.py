@@ -1,0 +1,252 @@
+"""``OCR``: whole pages in, text lines in reading order with boxes and confidences out.
+
+Stages (each timed): load + preprocess (colour, size limit, page deskew), detect (classical
+line detector), recognise (crops batched by width through the recogniser), decode (CTC).
+Recognition only ever sees line crops; nothing here is model-specific beyond the ``model`` name.
+"""
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..errors import ImageError, InputTypeError, ModelNotFoundError
+from ..image_io import ImageSource, declared_size, normalize_array
+from .detect import Box, Detector, LineDetector, estimate_skew, rotate
+from .order import reading_order
+from .steps import Steps, parse_steps
+
+#: Pages are analysed and read at most this many pixels (larger scans are decoded reduced).
+MAX_PAGE_PIXELS = 40_000_000
+#: Encoded page files larger than this are refused.
+MAX_PAGE_BYTES = 256 << 20
+#: The page models tried in order when ``model`` is not given (chosen by benchmarks/eval_pages.py).
+DEFAULT_MODELS = ("ppocrv2_zh", "english_g2")
+#: Recognition-crop steps per model, chosen by benchmarks/ablation_preprocess.py.
+CROP_STEPS: Dict[str, str] = {}
+
+
+@dataclass
+class PageLine:
+    """One recognised line: ``text``, ``confidence`` in [0, 1], ``box`` = 4 [x, y] corners (clockwise from top-left)."""
+
+    text: str
+    confidence: float
+    box: List[List[float]]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"text": self.text, "confidence": round(self.confidence, 6),
+                "box": [[round(x, 1), round(y, 1)] for x, y in self.box]}
+
+
+@dataclass
+class PageResult:
+    """Lines in reading order plus timings (milliseconds) of each stage."""
+
+    lines: List[PageLine]
+    total_time_ms: float
+    timings: Dict[str, float] = field(default_factory=dict)
+    width: int = 0
+    height: int = 0
+    angle: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-friendly: ``{"text": [{"text", "confidence", "box"}], "total_time_ms", "timings_ms"}``."""
+        return {"text": [line.to_dict() for line in self.lines], "total_time_ms": round(self.total_time_ms, 2),
+                "timings_ms": {k: round(v, 2) for k, v in self.timings.items()}}
+
+
+def load_page(src: ImageSource, max_pixels: int = MAX_PAGE_PIXELS):
+    """Load a page as uint8 BGR, decoding huge files at a reduced size.
+
+    Returns ``(image, scale)`` where ``scale`` maps image coordinates back to the original
+    (``orig = image * scale``).
+
+    Raises:
+        ImageError / InputTypeError: as :func:`tinycrnn.image_io.load_image`.
+    """
+    import cv2
+
+    if isinstance(src, np.ndarray):
+        h, w = src.shape[:2] if src.ndim >= 2 else (0, 0)
+        if h * w > max_pixels and src.dtype == np.uint8 and src.ndim in (2, 3):
+            # NOTE: shrink before the colour conversion so a huge gray array is never tripled in memory
+            s = (max_pixels / float(h * w)) ** 0.5
+            small = cv2.resize(src, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+            return normalize_array(small, "bgr"), w / float(small.shape[1])
+        return normalize_array(src, "bgr"), 1.0
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        if not os.path.isfile(path):
+            from ..image_io import ImageNotFoundError
+
+            if not os.path.exists(path):
+                raise ImageNotFoundError(f"{path}: no such file")
+            raise ImageError(f"{path}: not a regular file")
+        if os.path.getsize(path) > MAX_PAGE_BYTES:
+            raise ImageError(f"{path}: {os.path.getsize(path)} bytes, over the {MAX_PAGE_BYTES}-byte page limit")
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            return _decode_page(data, max_pixels)
+        except ImageError as exc:
+            raise ImageError(f"{path}: {exc}") from None
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return _decode_page(bytes(src), max_pixels)
+    raise InputTypeError(f"cannot read a page from {type(src).__name__}; pass a path, bytes or a numpy array")
+
+
+def _decode_page(data: bytes, max_pixels: int):
+    import cv2
+
+    from ..image_io import decode_image
+
+    size = declared_size(data) if data else None
+    factor = 1
+    if size is not None and size[0] * size[1] > max_pixels:
+        # NOTE: decode at 1/2, 1/4 or 1/8 directly (libjpeg DCT scaling): memory stays bounded
+        while factor < 8 and size[0] * size[1] / float(factor * factor) > max_pixels:
+            factor *= 2
+        if size[0] * size[1] / float(factor * factor) > max_pixels:
+            raise ImageError(f"image declares {size[0]}x{size[1]} pixels, too large even at 1/8 scale")
+        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        if img is None:
+            raise ImageError("data is not a decodable image (corrupt, truncated, or an unsupported format)")
+        return img, size[0] / float(img.shape[1])
+    return decode_image(data, "bgr", max_pixels=max_pixels * 4), 1.0
+
+
+def default_recognizer(backend: Optional[str] = None, **decode_options: Any):
+    """A Recognizer for the first installed model of :data:`DEFAULT_MODELS`."""
+    from ..recognizer import Recognizer
+
+    for name in DEFAULT_MODELS:
+        try:
+            return Recognizer(name, backend=backend, **decode_options)
+        except ModelNotFoundError:
+            continue
+    raise ModelNotFoundError(f"none of the page models {', '.join(DEFAULT_MODELS)} is installed")
+
+
+class OCR:
+    """Whole-page OCR.
+
+    Args:
+        model: a model name or ``.tcrnn`` path, or a ready :class:`tinycrnn.Recognizer`; default:
+            the first of :data:`DEFAULT_MODELS` that is installed.
+        detector: any object with ``detect(image) -> list of (4, 2) boxes`` (default :class:`LineDetector`).
+        min_confidence: lines read with a lower confidence are left out.
+        deskew: estimate and undo page skew (up to 15 degrees) before detection.
+        crop_steps: preprocessing steps for each line crop (names, see ``steps.STEPS``); default per model.
+        max_ratio, right_margin, batch_size: see :class:`~tinycrnn.page.reader.LineReader`.
+        backend: kernel backend passed to the recogniser.
+
+    Example:
+        >>> import tinycrnn
+        >>> page = tinycrnn.OCR().read("samples/receipt.png")  # doctest: +SKIP
+        >>> print(page.text)  # doctest: +SKIP
+    """
+
+    def __init__(self, model: Union[str, os.PathLike, Any, None] = None, detector: Optional[Detector] = None,
+                 min_confidence: float = 0.0, deskew: bool = True, crop_steps: Union[str, Sequence[str], None] = None,
+                 max_ratio: float = 10.0, right_margin: Optional[int] = None, batch_size: int = 16,
+                 backend: Optional[str] = None):
+        from ..recognizer import Recognizer
+        from .reader import LineReader
+
+        if model is None:
+            self.recognizer = default_recognizer(backend)
+        elif isinstance(model, (str, os.PathLike)):
+            self.recognizer = Recognizer(model, backend=backend)
+        else:
+            self.recognizer = model
+        if not 0.0 <= float(min_confidence) <= 1.0:
+            raise InputTypeError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+        self.min_confidence = float(min_confidence)
+        self.detector = detector if detector is not None else LineDetector()
+        self.deskew = deskew
+        name = getattr(self.recognizer.model, "name", "")
+        self.crop_steps: Steps = parse_steps(CROP_STEPS.get(name, "") if crop_steps is None else crop_steps)
+        self.reader = LineReader(self.recognizer, max_ratio=max_ratio, right_margin=right_margin, batch_size=batch_size)
+
+    @property
+    def model_name(self) -> str:
+        return getattr(self.recognizer.model, "name", "?")
+
+    def read(self, image: ImageSource) -> PageResult:
+        """Read a page.
+
+        Args:
+            image: a path, encoded image bytes, or a uint8 numpy image (gray, BGR or BGRA).
+
+        Returns:
+            A :class:`PageResult`: ``lines`` in reading order, ``total_time_ms``, ``timings``.
+
+        Raises:
+            ImageError: unreadable, corrupt, empty or too large image.
+            InputTypeError: unsupported input type.
+        """
+        import cv2
+
+        t0 = time.perf_counter()
+        img, scale = load_page(image)
+        H0, W0 = int(round(img.shape[0] * scale)), int(round(img.shape[1] * scale))
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        angle = estimate_skew(gray) if self.deskew and min(gray.shape) >= 32 else 0.0
+        M = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+        if angle:
+            img, M = rotate(img, angle)
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        t1 = time.perf_counter()
+        rects = self.detector.detect(gray) if min(gray.shape) >= 4 else []
+        rects = [_as_rect(b) for b in rects]
+        if not rects and min(gray.shape) >= 1 and _has_ink(gray):
+            # NOTE: nothing line-like found but the image is not blank (a tiny line, a 1-pixel strip): read it whole
+            rects = [(0.0, 0.0, float(gray.shape[1]), float(gray.shape[0]))]
+        order = reading_order(rects)
+        rects = [rects[i] for i in order]
+        t2 = time.perf_counter()
+        crops, kept = [], []
+        for r in rects:
+            x0, y0, x1, y1 = (int(round(v)) for v in r)
+            crop = img[max(0, y0) : y1, max(0, x0) : x1]
+            if crop.shape[0] >= 1 and crop.shape[1] >= 1 and crop.shape[1] / crop.shape[0] < 250:
+                crops.append(self.crop_steps(crop) if self.crop_steps.steps else crop)
+                kept.append(r)
+        self.reader.forward_ms = self.reader.decode_ms = 0.0
+        read = self.reader.read(crops)
+        t3 = time.perf_counter()
+        Minv = cv2.invertAffineTransform(M)
+        lines = []
+        for (text, conf), r in zip(read, kept):
+            if not text or conf < self.min_confidence:
+                continue
+            pts = np.array([[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]], np.float64)
+            pts = (pts @ Minv[:, :2].T + Minv[:, 2]) * scale
+            pts[:, 0] = pts[:, 0].clip(0, W0)
+            pts[:, 1] = pts[:, 1].clip(0, H0)
+            lines.append(PageLine(text, conf, pts.tolist()))
+        t4 = time.perf_counter()
+        rec_ms = (t3 - t2) * 1000
+        timings = {"preprocess": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000,
+                   "recognise": rec_ms - self.reader.decode_ms, "decode": self.reader.decode_ms,
+                   "assemble": (t4 - t3) * 1000}
+        return PageResult(lines, (t4 - t0) * 1000, timings, W0, H0, angle)
+
+    def read_batch(self, images: Sequence[ImageSource]) -> List[PageResult]:
+        return [self.read(im) for im in images]
+
+
+def _as_rect(box) -> tuple:
+    b = np.asarray(box, np.float64).reshape(-1, 2)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
+
+
+def _has_ink(gray: np.ndarray) -> bool:
+    return int(gray.max()) - int(gray.min()) >= 40

@@ -1,0 +1,161 @@
+"""Read many line crops of one page with a Recognizer: split, bucket by width, batch, recover.
+
+* Long crops are cut at word gaps into pieces at most ``max_ratio`` heights wide (PP-OCRv2 was
+  trained on 32x320 lines and drops text on longer inputs).
+* Pieces are sorted by resized width and batched with neighbours of similar width; each batch is
+  padded to its widest piece plus ``right_margin`` columns, so no piece touches the right edge
+  (the widest crop of a PP-OCRv2 batch without right padding comes back truncated).
+* A piece whose decoded text starts well after its first ink (PP-OCRv2 drops everything before
+  the last comma of a line) has the unread prefix read again on its own and prepended.
+"""
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..preprocess import pad_lines, resize_line
+from .split import ink_columns, split_crop
+
+
+class LineReader:
+    """Batch line recognition for the page pipeline.
+
+    Args:
+        recognizer: a :class:`tinycrnn.Recognizer` (uses its ``spec``, ``model`` and ``decode``).
+        max_ratio: longest piece, in heights, before a crop is split at gaps (0 = never split).
+        right_margin: padding columns after every piece (None: the model's own margin, at least
+            64 for zero-padded models).
+        batch_size: most pieces per forward pass.
+        bucket: pieces share a batch while the widest is at most ``bucket`` times the narrowest.
+        recover: re-read unread prefixes (see module doc), at most this many times per piece.
+        x_scale: squeeze pieces horizontally by this factor before recognition (fewer columns, faster).
+    """
+
+    def __init__(self, recognizer, max_ratio: float = 10.0, right_margin: Optional[int] = None,
+                 batch_size: int = 16, bucket: float = 1.3, recover: int = 3, x_scale: float = 1.0):
+        self.rec = recognizer
+        self.spec = recognizer.spec
+        self.model = recognizer.model
+        self.max_ratio = max_ratio
+        if right_margin is None:
+            right_margin = max(int(self.spec.right_margin), 64 if self.spec.pad == "constant" else 0)
+        self.right_margin = right_margin
+        self.batch_size = batch_size
+        self.bucket = bucket
+        self.recover = recover
+        self.x_scale = x_scale
+        self.forward_ms = 0.0
+        self.decode_ms = 0.0
+
+    def _widths(self, x: np.ndarray) -> int:
+        w = x.shape[2] + self.right_margin
+        w = max(w, int(self.model.min_width))
+        m = self.spec.width_multiple
+        return -(-w // m) * m
+
+    def _run(self, pieces: Sequence[np.ndarray]) -> List[Tuple[str, float, Tuple, int, int]]:
+        """Recognise pieces; per piece (text, confidence, spans, padded width, T)."""
+        import time
+
+        xs = [resize_line(self._squeeze(p), self.spec) for p in pieces]
+        widths = [self._widths(x) for x in xs]
+        order = sorted(range(len(xs)), key=lambda i: widths[i])
+        out: List[Optional[tuple]] = [None] * len(xs)
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while (stop < len(order) and stop - start < self.batch_size
+                   and widths[order[stop]] <= self.bucket * widths[order[start]]):
+                stop += 1
+            idx = order[start:stop]
+            W = widths[idx[-1]]
+            t0 = time.perf_counter()
+            y = self.model.forward(pad_lines([xs[i] for i in idx], W, self.spec))
+            t1 = time.perf_counter()
+            if self.model.output_kind != "probs":
+                from ..decode import softmax
+
+                y = softmax(y)
+            for j, i in enumerate(idx):
+                # NOTE: drop the steps that only saw padding beyond this piece's own margin
+                T = y.shape[1]
+                keep = min(T, int(math.ceil(T * min(W, widths[i]) / W)))
+                d = self.rec.decode(y[j, :keep])
+                out[i] = (d.text, float(d.confidence), d.spans, W, T)
+            self.forward_ms += (t1 - t0) * 1000
+            self.decode_ms += (time.perf_counter() - t1) * 1000
+            start = stop
+        return out  # type: ignore[return-value]
+
+    def _squeeze(self, piece: np.ndarray) -> np.ndarray:
+        if self.x_scale == 1.0:
+            return piece
+        import cv2
+
+        h, w = piece.shape[:2]
+        return cv2.resize(piece, (max(1, int(round(w * self.x_scale))), h), interpolation=cv2.INTER_AREA)
+
+    def _unread_prefix(self, piece: np.ndarray, res) -> int:
+        """Column of ``piece`` up to which ink was not read (0 when the text starts at the ink)."""
+        text, _, spans, W, T = res
+        h, w = piece.shape[:2]
+        first = next((s for s, ch in zip(spans, text) if not ch.isspace()), None) if len(spans) == len(text) else None
+        if first is None and text.strip():
+            return 0
+        import cv2
+
+        gray = piece if piece.ndim == 2 else cv2.cvtColor(piece, cv2.COLOR_BGR2GRAY)
+        cols = ink_columns(gray)
+        ink = np.flatnonzero(cols)
+        if ink.size == 0:
+            return 0
+        scale = w / float(math.ceil(self.spec.height * w * self.x_scale / float(h)) or 1)  # crop columns per resized column
+        start_col = w if first is None else (first[0] * W / float(T)) * scale
+        if start_col - ink[0] < 1.5 * h:
+            return 0
+        # cut in the last gap before the first read character
+        c = int(start_col)
+        while c > ink[0] and cols[min(c, w - 1)]:
+            c -= 1
+        return c if c - ink[0] >= 0.5 * h else 0
+
+    def read(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
+        """uint8 line crops -> (text, confidence) per crop, in input order."""
+        pieces: List[np.ndarray] = []
+        owner: List[int] = []
+        for k, c in enumerate(crops):
+            parts = split_crop(c, self.max_ratio) if self.max_ratio > 0 else [c]
+            pieces += parts
+            owner += [k] * len(parts)
+        if not pieces:
+            return []
+        results = self._run(pieces)
+        texts = [r[0] for r in results]
+        confs = [r[1] for r in results]
+        todo = list(range(len(pieces)))
+        prefix_of = {i: (i, pieces[i], results[i]) for i in todo}
+        for _ in range(self.recover):
+            jobs = []
+            for i in todo:
+                _, piece, res = prefix_of[i]
+                cut = self._unread_prefix(piece, res)
+                if cut:
+                    jobs.append((i, piece[:, :cut]))
+            if not jobs:
+                break
+            again = self._run([p for _, p in jobs])
+            todo = []
+            for (i, p), res in zip(jobs, again):
+                if res[0].strip():
+                    texts[i] = res[0].strip() + " " + texts[i].lstrip()
+                    confs[i] = min(confs[i], res[1])
+                    prefix_of[i] = (i, p, res)
+                    todo.append(i)
+        out: List[Tuple[str, float]] = [("", 1.0)] * len(crops)
+        n_pieces = [0] * len(crops)
+        for i, k in enumerate(owner):
+            t = texts[i].strip()
+            prev_t, prev_c = out[k]
+            out[k] = ((prev_t + " " + t).strip() if prev_t else t, min(prev_c, confs[i]) if t else prev_c)
+            n_pieces[k] += 1
+        return [(t, c if t else 0.0) for t, c in out]
