@@ -103,7 +103,7 @@ def png_bomb(w=30000, h=30000):
 
 @pytest.fixture(scope="module")
 def server():
-    s = Server("--threads", "16", "--max-bytes", str(8 << 20), "--max-wait-ms", "20")
+    s = Server("--model", "english_g2", "--threads", "16", "--max-bytes", str(8 << 20), "--max-wait-ms", "20")
     yield s
     s.stop()
 
@@ -138,6 +138,33 @@ def test_server_ocr_multipart_and_raw_body(server):
     assert len(line["box"]) == 4 and res["total_time_ms"] > 0
     status, _, res = server.post_json("/api/ocr?mode=line", sample_bytes("who_cook.png"), {"Content-Type": "image/png"})
     assert status == 200 and res["text"][0]["text"] == "Thoroughly cook meat and eggs"
+
+
+def test_server_page_mode_reads_lines_in_order_with_boxes(server):
+    body, headers = multipart({"image": ("receipt.png", sample_bytes("receipt.png"), "image/png"),
+                               "mode": (None, b"page", None)})
+    status, _, res = server.post_json("/api/ocr", body, headers)
+    assert status == 200 and res["success"] is True
+    texts = [ln["text"] for ln in res["text"]]
+    assert "TOTAL" in texts and "12.40" in texts and texts.index("TOTAL") < texts.index("12.40")
+    tops = [min(y for _, y in ln["box"]) for ln in res["text"]]
+    assert tops[0] <= tops[-1] and all(len(ln["box"]) == 4 for ln in res["text"])
+    health = json.loads(server.get("/api/health")[2])
+    assert health["page_mode"] is True
+
+
+def test_server_concurrent_pages_share_forward_passes(server):
+    before = json.loads(server.get("/api/health")[2])["batching"]
+
+    def one(_):
+        return server.post_json("/api/ocr?mode=page", sample_bytes("receipt.png"), {"Content-Type": "image/png"})
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(4)))
+    texts = [[ln["text"] for ln in r[2]["text"]] for r in results]
+    assert all(r[0] == 200 for r in results) and all(t == texts[0] for t in texts)
+    after = json.loads(server.get("/api/health")[2])["batching"]
+    assert after["shared_passes"] > before["shared_passes"]
 
 
 def test_server_options(server):
@@ -221,7 +248,8 @@ def test_server_memory_returns_to_baseline_after_bad_uploads(server):
 
 
 def test_server_overload_returns_503_with_retry_after():
-    s = Server("--threads", "8", "--max-queue", "1", "--max-wait-ms", "3000", "--max-batch", "64")
+    s = Server("--model", "english_g2", "--threads", "8", "--max-queue", "1", "--max-wait-ms", "3000",
+               "--max-batch", "64")
     try:
         def one(_):
             return s.post_json("/api/ocr?mode=line", sample_bytes(), {"Content-Type": "image/png"})

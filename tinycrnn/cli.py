@@ -87,7 +87,7 @@ def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="run the web page and REST API (needs the serve extra)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", default="english_g2", help="recogniser model name or .tcrnn path")
+    p.add_argument("--model", default=None, help="recogniser model name or .tcrnn path (default: the page model)")
     p.add_argument("--threads", type=int, default=8, help="HTTP worker threads (requests in flight)")
     p.add_argument("--max-bytes", type=int, default=20 << 20, help="upload size limit in bytes")
     p.add_argument("--max-pixels", type=int, default=40_000_000, help="decoded image size limit in pixels")
@@ -110,7 +110,8 @@ def _cmd_serve(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch=args.max_batch,
                      max_wait_ms=args.max_wait_ms, max_queue=args.max_queue)
-    print(f"tinycrnn serving {args.model} on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    name = app.extensions["tinycrnn"]["recognizer"].model.name
+    print(f"tinycrnn serving {name} on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     # NOTE: waitress spools bodies to disk past 1 MiB; its own cap only bounds that disk use. The
     # app enforces --max-bytes itself so oversized uploads get the JSON 413 error.
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, channel_timeout=30,

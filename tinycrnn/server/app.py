@@ -4,6 +4,7 @@ Imported only by ``tinycrnn serve`` (and tests); Flask is the ``serve`` extra. E
 leaves as ``{"success": false, "error": {"code", "message"}}`` with a 4xx/5xx status; no stack
 trace ever reaches a client.
 """
+import copy
 import logging
 import os
 import time
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..errors import ImageError, InputTypeError, MissingDependencyError, TinyCRNNError
 from ..image_io import declared_size, load_image
-from .batcher import MicroBatcher, Overloaded
+from .batcher import BatchedModel, MicroBatcher, Overloaded
 
 try:
     from flask import Flask, jsonify, request, send_from_directory
@@ -51,7 +52,7 @@ def sniff_format(data: bytes) -> Optional[str]:
 
 
 def create_app(
-    model: str = "english_g2",
+    model: Optional[str] = None,
     *,
     max_bytes: int = 20 << 20,
     max_pixels: int = 40_000_000,
@@ -63,18 +64,21 @@ def create_app(
     """Build the app with a resident model.
 
     Args:
-        model: recogniser model name or path.
+        model: recogniser model name or path (default: the page pipeline's default model).
         max_bytes: upload size limit (413 above it).
         max_pixels: decoded size limit, checked from the image header first (413 above it).
         max_batch, max_wait_ms, max_queue: micro-batching knobs (see :class:`MicroBatcher`).
         backend: kernel backend (default from ``TINYCRNN_KERNELS``).
     """
+    from ..page.pipeline import default_recognizer
     from ..recognizer import Recognizer
 
-    recognizer = Recognizer(model, backend=backend, batch_size=max_batch)
+    recognizer = default_recognizer(backend) if model is None else Recognizer(model, backend=backend)
+    recognizer.batch_size = max_batch
     recognizer.recognize(np.full((recognizer.model.height, 4 * recognizer.model.height), 255, np.uint8))  # JIT warm-up
-    batcher = MicroBatcher(recognizer, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
-    page = _page_reader(recognizer)
+    batcher = MicroBatcher(recognizer.model, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
+    recognizer.model = BatchedModel(recognizer.model, batcher)
+    page = _page_reader()
     app = Flask("tinycrnn", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
     app.extensions["tinycrnn"] = {"recognizer": recognizer, "batcher": batcher, "started": time.time(),
@@ -144,7 +148,7 @@ def create_app(
             if opts["mode"] == "page":
                 if page is None:
                     raise ApiError(400, "bad_option", "page mode is not available in this build; use mode=line")
-                lines = page(img, batcher, opts)
+                lines = page(_with_options(recognizer, opts["decode"]), img)
             else:
                 lines = _read_line(img, opts)
         except Overloaded as exc:
@@ -157,7 +161,7 @@ def create_app(
         return jsonify({"success": True, "text": lines, "total_time_ms": round((time.perf_counter() - t0) * 1000, 1)})
 
     def _read_line(img: np.ndarray, opts: Dict[str, Any]) -> List[Dict[str, Any]]:
-        probs = batcher.submit([img])[0]
+        probs = recognizer.probabilities([img])[0]
         res = recognizer.decode(probs, **opts["decode"])
         h, w = img.shape[:2]
         return [{"text": res.text, "confidence": round(res.confidence, 6),
@@ -213,10 +217,23 @@ def _options(default_mode: str) -> Dict[str, Any]:
     return {"mode": mode, "min_confidence": min_conf, "decode": decode}
 
 
-def _page_reader(recognizer):
-    """The page pipeline bound to the batcher, or None when this build has no page support."""
+def _with_options(recognizer, decode: Dict[str, Any]):
+    """A per-request view of the resident recognizer with its own decoder options (shares the model)."""
+    if not decode:
+        return recognizer
+    view = copy.copy(recognizer)
+    view.decode_options = recognizer._compile_lexicon({**recognizer.decode_options, **decode})
+    return view
+
+
+def _page_reader():
+    """``read(recognizer, bgr_image) -> lines`` through the page pipeline, or None without one."""
     try:
-        from ..page.service import make_page_reader
-    except ImportError:
+        from ..page.pipeline import OCR
+    except ImportError:  # pragma: no cover - the page package ships with tinycrnn
         return None
-    return make_page_reader(recognizer)
+
+    def read(recognizer, img: np.ndarray) -> List[Dict[str, Any]]:
+        return [line.to_dict() for line in OCR(model=recognizer).read(img).lines]
+
+    return read

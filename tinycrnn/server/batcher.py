@@ -1,57 +1,62 @@
-"""Micro-batching: line crops from concurrent requests share forward passes.
+"""Micro-batching: forward passes from concurrent requests are merged into shared ones.
 
-Requests hand their (already decoded) line images to one worker thread. The worker waits up to
-``max_wait_ms`` for more lines (or until ``max_batch`` are waiting), picks lines round-robin
-across requests (so one large page cannot starve a small request), groups them by padded width
-(so batching never changes a line's result) and runs each group as one forward pass. The queue
-is bounded in lines: when full, :meth:`MicroBatcher.submit` raises :class:`Overloaded` at once
-instead of letting memory grow.
+Request threads call :meth:`MicroBatcher.forward` exactly as they would call
+``Model.forward``. One worker thread gathers the waiting batches for up to ``max_wait_ms`` (or
+until ``max_batch`` lines wait), concatenates those with the same padded shape, runs each
+merged batch once and hands every caller its own rows back. A line's tensor is never padded
+differently because of its neighbours, so results are exactly those of an unbatched call.
+
+Fairness: a page request submits its line batches one after another from its own thread, so it
+never holds more than one place in the queue and cannot starve a small request. The queue is
+bounded in lines; past the bound :class:`Overloaded` is raised at once instead of letting
+memory grow.
 """
 import collections
 import logging
 import threading
 import time
-from typing import Deque, Dict, List, Optional
+from typing import Deque, Dict, Optional
 
 import numpy as np
 
 from ..errors import TinyCRNNError
-from ..recognizer import Recognizer, group_by_width
 
 log = logging.getLogger("tinycrnn")
 
 
 class Overloaded(TinyCRNNError):
-    """The recognition queue is full; retry later."""
+    """The recognition queue is full, or a request waited too long; retry later."""
 
 
 class _Job:
-    __slots__ = ("images", "results", "remaining", "done", "error", "next_index")
+    __slots__ = ("x", "y", "done", "error", "owner")
 
-    def __init__(self, images: List[np.ndarray]):
-        self.images = images
-        self.results: List[Optional[np.ndarray]] = [None] * len(images)
-        self.remaining = len(images)
-        self.next_index = 0
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self.y: Optional[np.ndarray] = None
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
+        self.owner = threading.get_ident()
 
 
 class MicroBatcher:
-    """Runs :meth:`Recognizer.run_group` for many requests on one worker thread.
+    """Shares ``model.forward`` between threads.
 
     Args:
-        recognizer: the resident recognizer.
-        max_batch: most lines gathered into one round of forward passes.
-        max_wait_ms: how long the worker waits for more lines once the first arrives.
-        max_queue: most lines waiting; beyond it, submissions are refused with :class:`Overloaded`.
+        model: a :class:`tinycrnn.Model` (anything with ``forward(x [B, C, H, W]) -> [B, T, K]``).
+        max_batch: most lines in one merged forward pass.
+        max_wait_ms: how long the worker waits for more work once the first batch arrives.
+        max_queue: most lines waiting; beyond it :meth:`forward` raises :class:`Overloaded`.
+        timeout_s: longest a caller waits for its result.
     """
 
-    def __init__(self, recognizer: Recognizer, max_batch: int = 16, max_wait_ms: float = 5.0, max_queue: int = 512):
-        self.recognizer = recognizer
+    def __init__(self, model, max_batch: int = 16, max_wait_ms: float = 5.0, max_queue: int = 512,
+                 timeout_s: float = 120.0):
+        self.model = model
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
+        self.timeout = timeout_s
         self._jobs: Deque[_Job] = collections.deque()
         self._pending = 0
         self._cv = threading.Condition()
@@ -65,45 +70,33 @@ class MicroBatcher:
     def pending_lines(self) -> int:
         return self._pending
 
-    def submit(self, images: List[np.ndarray], timeout: float = 120.0) -> List[np.ndarray]:
-        """Recognise ``images`` (loaded uint8 lines); returns their (T, K) probabilities in order.
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``model.forward(x)``, possibly merged with other callers' batches of the same shape.
 
         Raises:
-            Overloaded: the queue cannot take this many lines now, or the wait timed out.
+            Overloaded: the queue cannot take ``len(x)`` more lines now, or the result took too long.
         """
-        if not images:
-            return []
-        job = _Job(list(images))
+        job = _Job(x)
         with self._cv:
-            if self._pending + len(images) > self.max_queue and self._pending > 0:
+            if self._closed:
+                raise Overloaded("the server is shutting down")
+            if self._pending > 0 and self._pending + len(x) > self.max_queue:
                 self.stats["rejected"] += 1
                 raise Overloaded(f"recognition queue full ({self._pending} lines waiting)")
             self._jobs.append(job)
-            self._pending += len(images)
+            self._pending += len(x)
             self._cv.notify()
-        if not job.done.wait(timeout):
-            raise Overloaded(f"recognition did not finish within {timeout:.0f} s")
+        if not job.done.wait(self.timeout):
+            raise Overloaded(f"recognition did not finish within {self.timeout:.0f} s")
         if job.error is not None:
             raise job.error
-        return job.results  # type: ignore[return-value]
+        return job.y  # type: ignore[return-value]
 
     def close(self) -> None:
         with self._cv:
             self._closed = True
             self._cv.notify_all()
         self._thread.join(timeout=5)
-
-    def _take(self):
-        """Pick up to max_batch lines round-robin across waiting jobs (call with the lock held)."""
-        picked = []
-        while self._jobs and len(picked) < self.max_batch:
-            job = self._jobs.popleft()
-            picked.append((job, job.next_index))
-            job.next_index += 1
-            if job.next_index < len(job.images):
-                self._jobs.append(job)
-        self._pending -= len(picked)
-        return picked
 
     def _run(self) -> None:
         while True:
@@ -118,37 +111,56 @@ class MicroBatcher:
                     if left <= 0:
                         break
                     self._cv.wait(left)
-                picked = self._take()
-            self._process(picked)
+                jobs = list(self._jobs)
+                self._jobs.clear()
+                self._pending = 0
+            self._process(jobs)
 
-    def _process(self, picked) -> None:
-        rec = self.recognizer
-        prepared = []
-        for job, i in picked:
-            try:
-                prepared.append(rec.prepare(job.images[i]))
-            except BaseException as exc:  # noqa: BLE001 - the error is handed to the waiting request
-                prepared.append(None)
+    def _process(self, jobs) -> None:
+        groups: Dict[tuple, list] = {}
+        for job in jobs:
+            groups.setdefault(job.x.shape[1:], []).append(job)
+        for members in groups.values():
+            start = 0
+            while start < len(members):
+                chunk, lines = [], 0
+                while start < len(members) and (not chunk or lines + len(members[start].x) <= self.max_batch):
+                    chunk.append(members[start])
+                    lines += len(members[start].x)
+                    start += 1
+                self._run_chunk(chunk, lines)
+
+    def _run_chunk(self, chunk, lines: int) -> None:
+        try:
+            x = chunk[0].x if len(chunk) == 1 else np.concatenate([j.x for j in chunk])
+            y = self.model.forward(x)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting callers
+            log.exception("forward pass failed")
+            for job in chunk:
                 job.error = exc
-        ok = [k for k, p in enumerate(prepared) if p is not None]
-        for group in group_by_width([prepared[k][1] for k in ok], rec.batch_size):
-            members = [ok[g] for g in group]
-            try:
-                probs = rec.run_group([prepared[k][0] for k in members], prepared[members[0]][1])
-            except BaseException as exc:  # noqa: BLE001
-                log.exception("forward pass failed")
-                for k in members:
-                    picked[k][0].error = exc
-                continue
-            self.stats["forward_passes"] += 1
-            self.stats["lines"] += len(members)
-            self.stats["largest_pass"] = max(self.stats["largest_pass"], len(members))
-            if len({id(picked[k][0]) for k in members}) > 1:
-                self.stats["shared_passes"] += 1
-            for j, k in enumerate(members):
-                job, i = picked[k]
-                job.results[i] = probs[j]
-        for job, _ in picked:
-            job.remaining -= 1
-            if job.remaining == 0:
                 job.done.set()
+            return
+        self.stats["forward_passes"] += 1
+        self.stats["lines"] += lines
+        self.stats["largest_pass"] = max(self.stats["largest_pass"], lines)
+        if len({j.owner for j in chunk}) > 1:
+            self.stats["shared_passes"] += 1
+        row = 0
+        for job in chunk:
+            job.y = y[row : row + len(job.x)]
+            row += len(job.x)
+            job.done.set()
+
+
+class BatchedModel:
+    """A model whose ``forward`` goes through a :class:`MicroBatcher`; everything else is the model's."""
+
+    def __init__(self, model, batcher: MicroBatcher):
+        self._model = model
+        self._batcher = batcher
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._batcher.forward(x)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
