@@ -79,7 +79,7 @@ def make_ocr(model: str, **kw):
     return tinycrnn.OCR(model=model or None, **kw)
 
 
-def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False) -> Dict:
+def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = "") -> Dict:
     pages = [line.split("\t") for line in open(os.path.join(data, "pages.tsv")).read().splitlines() if line.strip()]
     if limit:
         pages = pages[:limit]
@@ -87,6 +87,7 @@ def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False) -> Dict:
     det_tp = det_p = det_g = tok_tp = tok_p = tok_g = 0
     times: Dict[str, List[float]] = {}
     rows = []
+    dumped = []
     for k, (img, ann) in enumerate(pages):
         progress(k, len(pages), os.path.basename(img))
         a = json.load(open(os.path.join(data, ann)))
@@ -104,11 +105,16 @@ def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False) -> Dict:
         rows.append({"page": img, "lines": len(res.lines), "gt_lines": len(gt_rects),
                      "det_f1": prf(m, len(pr_rects), len(gt_rects))[2],
                      "tok_f1": prf(t, sum(pr_tok.values()), sum(gt_tok.values()))[2], "ms": res.total_time_ms})
+        if dump:
+            dumped.append({"page": img, "lines": [line.to_dict() for line in res.lines]})
         if verbose:
             missed = gt_tok - pr_tok
             extra = pr_tok - gt_tok
             sys.stderr.write(f"\n{img}: missed {sorted(missed.elements())[:30]}\n  extra {sorted(extra.elements())[:30]}\n")
     progress(len(pages), len(pages), "done")
+    if dump:
+        with open(dump, "w") as f:
+            json.dump(dumped, f)
     return {
         "pages": len(pages), "model": ocr.model_name,
         "detection": dict(zip(("P", "R", "F1"), prf(det_tp, det_p, det_g))),
@@ -131,7 +137,11 @@ def main(argv=None) -> int:
     ap.add_argument("--gap", type=float, default=None, help="detector gap (text heights)")
     ap.add_argument("--recover", type=int, default=None)
     ap.add_argument("--x-scale", type=float, default=None)
+    ap.add_argument("--min-token-score", type=float, default=None, help="drop tokens whose mean character confidence is lower")
+    ap.add_argument("--no-commas", action="store_true", help="keep the recogniser's '.' for commas")
+    ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--dump", default="", help="write each page's predicted lines (text, box) to this JSON file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     kw = dict(deskew=not args.no_deskew, crop_steps=args.crop_steps, max_ratio=args.max_ratio,
@@ -145,8 +155,14 @@ def main(argv=None) -> int:
         ocr.reader.recover = args.recover
     if args.x_scale is not None:
         ocr.reader.x_scale = args.x_scale
+    if args.min_token_score is not None:
+        ocr.reader.min_token_score = args.min_token_score
+    if args.no_commas:
+        ocr.reader.commas = False
+    if args.bucket is not None:
+        ocr.reader.bucket = args.bucket
     t = time.perf_counter()
-    r = evaluate(ocr, args.data, args.limit, args.verbose)
+    r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump)
     r["wall_s"] = time.perf_counter() - t
     if args.json:
         print(json.dumps(r, indent=1))

@@ -225,3 +225,40 @@ def test_cli_page_mode_json_and_draw(tmp_path):
     assert obj["success"] is True and len(obj["text"]) == len(LINES) and obj["total_time_ms"] > 0
     drawn = cv2.imread(str(out))
     assert drawn is not None and drawn.shape == img.shape and not np.array_equal(drawn, img)
+
+
+def _glyph_spans(text, scale=1.2, thick=2, x0=10):
+    """Column span of every character of ``text`` rendered by cv2.putText at x0 (1 column per step)."""
+    spans = []
+    for k in range(len(text)):
+        a = x0 + cv2.getTextSize(text[:k], FONT, scale, thick)[0][0] if k else x0
+        b = x0 + cv2.getTextSize(text[: k + 1], FONT, scale, thick)[0][0]
+        spans.append((a, max(a + 1, b)))
+    return spans
+
+
+def test_restore_commas_reads_the_tail_but_keeps_full_stops_and_decimals():
+    from tinycrnn.page.split import restore_commas
+
+    printed = "JALAN, BESAR. 12.50"
+    crop = np.full((48, 420), 255, np.uint8)
+    cv2.putText(crop, printed, (10, 34), FONT, 1.2, 0, 2, cv2.LINE_AA)
+    # the recogniser's view: every comma read as a full stop
+    read = printed.replace(",", ".")
+    assert restore_commas(crop, read, _glyph_spans(printed), 1.0) == printed
+
+
+def test_lone_colon_joins_its_label():
+    img, truth = render([("Discount", (60, 80)), ("0.00", (400, 80))], scale=1.0)
+    cv2.putText(img, ":", (225, 80), FONT, 1.0, (0, 0, 0), 2, cv2.LINE_AA)
+    rects = LineDetector().detect_rects(img)
+    assert len(rects) == 2, rects
+    label = min(rects, key=lambda r: r[0])
+    assert label[2] >= 232  # the colon is inside the label's box, not dropped
+
+
+def test_low_confidence_tokens_are_dropped():
+    from tinycrnn.page.reader import _token_scores
+
+    toks = _token_scores("TOTAL 电 12.00", [0.99, 0.98, 0.97, 0.99, 0.99, 1.0, 0.05, 1.0, 0.9, 0.95, 0.99, 0.97, 0.98])
+    assert [t for t, c in toks if c >= 0.5] == ["TOTAL", "12.00"]
