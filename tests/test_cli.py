@@ -18,13 +18,21 @@ def test_cli_read_prints_text_of_each_sample():
     assert p.stdout.splitlines() == ["Hello World", "Invoice #2024-0117"]
 
 
-def test_cli_read_json():
-    p = run("read", "--json", os.path.join(SAMPLES, "who_cook.png"))
+def test_cli_read_line_mode_json():
+    p = run("read", "--line", "--json", os.path.join(SAMPLES, "who_cook.png"))
     assert p.returncode == 0, p.stderr
     obj = json.loads(p.stdout)
     assert obj["text"] == "Thoroughly cook meat and eggs"
     assert 0.5 < obj["confidence"] <= 1.0
     assert len(obj["char_confidences"]) == len(obj["text"]) and obj["total_time_ms"] > 0
+
+
+def test_cli_read_page_mode_json_on_a_one_line_page():
+    p = run("read", "--json", os.path.join(SAMPLES, "hello_world.png"))
+    assert p.returncode == 0, p.stderr
+    obj = json.loads(p.stdout)
+    assert obj["success"] is True and [line["text"] for line in obj["text"]] == ["Hello World"]
+    assert len(obj["text"][0]["box"]) == 4 and 0 < obj["text"][0]["confidence"] <= 1 and obj["total_time_ms"] > 0
 
 
 def test_cli_bad_image_is_one_clear_line(tmp_path):

@@ -51,10 +51,6 @@ def test_options_cli_flags(tmp_path):
     run = lambda *a: subprocess.run([sys.executable, "-m", "tinycrnn", "read", "--line", *a, INVOICE],  # noqa: E731
                                     capture_output=True, text=True, cwd=ROOT, timeout=300)
     p = run("--beam", "5")
-    if p.returncode == 2 and "--line" in p.stderr:  # before the page pipeline landed, reads were line reads
-        run = lambda *a: subprocess.run([sys.executable, "-m", "tinycrnn", "read", *a, INVOICE],  # noqa: E731
-                                        capture_output=True, text=True, cwd=ROOT, timeout=300)
-        p = run("--beam", "5")
     assert p.returncode == 0 and p.stdout.strip() == "Invoice #2024-0117", p.stderr
     assert run("--lexicon", str(lex)).stdout.strip() == "Invoice"
     assert set(run("--allowlist", "0123456789").stdout.strip()) <= set("0123456789")

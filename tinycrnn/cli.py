@@ -1,10 +1,13 @@
-"""The ``tinycrnn`` command: ``read`` images, ``inspect`` model files (and more subcommands as they land).
+"""The ``tinycrnn`` command: ``read`` images, ``inspect`` model files, ``eval`` accuracy on a dataset,
+``bench`` latency (and more subcommands as they land).
 
 Expected failures (bad images, bad model files) print one clear line on stderr and exit 2;
 nothing here prints a traceback for user error.
 """
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from typing import List, Optional
@@ -14,10 +17,15 @@ from .errors import TinyCRNNError
 
 
 def _add_read(sub) -> None:
-    p = sub.add_parser("read", help="read text from images of text lines")
+    p = sub.add_parser("read", help="read text from page images (or, with --line, single text lines)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, WebP, TIFF, ...)")
-    p.add_argument("--model", default="english_g2", help="model name or .tcrnn path (default: english_g2)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.add_argument("--model", default=None,
+                   help="model name or .tcrnn path (default: the page model, ppocrv2_zh if installed; english_g2 with --line)")
+    p.add_argument("--line", action="store_true", help="treat each image as one text line (no line detection)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image (lines with boxes and confidences)")
+    p.add_argument("--draw", metavar="OUT.png", help="page mode: write the page with boxes and text drawn on it "
+                   "(with several images, OUT-1.png, OUT-2.png, ...)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="page mode: drop lines read below C")
     p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
     p.add_argument("--beam", type=int, metavar="N", help="beam search with width N instead of greedy")
     p.add_argument("--lexicon", metavar="FILE", help="snap to the most likely word of FILE (one per line)")
@@ -41,9 +49,11 @@ def _decode_options(args) -> dict:
 
 
 def _cmd_read(args) -> int:
+    if not args.line:
+        return _cmd_read_pages(args)
     from .recognizer import Recognizer
 
-    rec = Recognizer(args.model, backend=args.backend, **_decode_options(args))
+    rec = Recognizer(args.model or "english_g2", backend=args.backend, **_decode_options(args))
     status = 0
     for path in args.images:
         t0 = time.perf_counter()
@@ -60,6 +70,36 @@ def _cmd_read(args) -> int:
                               "total_time_ms": round(ms, 2)}, ensure_ascii=False))
         else:
             print(res.text)
+    return status
+
+
+def _cmd_read_pages(args) -> int:
+    from .page.draw import draw_page, save_image
+    from .page.pipeline import OCR, default_recognizer
+    from .recognizer import Recognizer
+
+    opts = _decode_options(args)
+    rec = Recognizer(args.model, backend=args.backend, **opts) if args.model else default_recognizer(args.backend, **opts)
+    ocr = OCR(model=rec, min_confidence=args.min_confidence)
+    status = 0
+    for k, path in enumerate(args.images):
+        try:
+            page = ocr.read(path)
+            if args.draw:
+                out = args.draw
+                if len(args.images) > 1:
+                    stem, ext = os.path.splitext(args.draw)
+                    out = f"{stem}-{k + 1}{ext or '.png'}"
+                save_image(out, draw_page(path, page))
+        except TinyCRNNError as exc:
+            print(f"tinycrnn: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps({"image": path, "success": True, **page.to_dict()}, ensure_ascii=False))
+        else:
+            for line in page.lines:
+                print(line.text)
     return status
 
 
@@ -119,6 +159,139 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="accuracy on labelled datasets (labels.tsv folders or the page format)")
+    p.add_argument("datasets", nargs="+", metavar="DATASET",
+                   help="a folder with labels.tsv (path<TAB>text) or pages.tsv, or a labels .tsv file")
+    p.add_argument("--protocol", choices=("word", "line", "zh", "page"),
+                   help="word: lower-case, keep [0-9a-z]; line: case-insensitive, whitespace collapsed; zh: NFKC, "
+                        "no whitespace or '\u00b7'; page: detection + page tokens (default: from the dataset's README/labels)")
+    p.add_argument("--model", default="english_g2", help="model name or .tcrnn path (default: english_g2)")
+    p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
+    p.add_argument("--decoder", choices=("greedy", "beam"), default="greedy", help="CTC decoder (default: greedy)")
+    p.add_argument("--beam", type=int, metavar="N", help="beam width (implies --decoder beam)")
+    p.add_argument("--out", metavar="PREDS.TSV", help="write per-item predictions here")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items (pages) of each dataset")
+    p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of a table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args) -> int:
+    from .errors import DatasetError
+    from .evaluate import evaluate_lines, evaluate_page_crops, evaluate_pages, get_page_reader, open_dataset
+    from .evaluate.report import format_results, write_predictions
+    from .recognizer import Recognizer
+
+    if args.limit is not None and args.limit < 1:
+        raise DatasetError(f"--limit must be a positive number, got {args.limit}")
+    datasets = [open_dataset(d) for d in args.datasets]  # every dataset checked before any model work
+    for ds in datasets:
+        if args.protocol == "page" and ds.kind != "pages":
+            raise DatasetError(f"{ds.name}: --protocol page needs a page dataset (pages.tsv), this one has labels.tsv")
+    opts = {}
+    if args.decoder == "beam" or args.beam is not None:
+        opts = {"decoder": "beam", "beam_width": args.beam if args.beam is not None else 10}
+    rec = Recognizer(args.model, backend=args.backend, **opts)
+    import numpy as np
+
+    rec.recognize(np.full((rec.spec.height, 4 * rec.spec.height), 255, np.uint8))  # JIT/cache load outside ms/line
+    progress = not args.quiet
+    results = []
+    for ds in datasets:
+        protocol = args.protocol or ds.protocol
+        if ds.kind == "pages" and protocol == "page":
+            reader = get_page_reader(rec)
+            if reader is None:
+                print(f"tinycrnn: {ds.name}: no page pipeline (tinycrnn.OCR) in this version; scoring the annotated "
+                      "line crops with the line protocol instead", file=sys.stderr)
+                results.append(evaluate_page_crops(ds, rec, "line", args.limit, progress))
+            else:
+                results.append(evaluate_pages(ds, reader, args.limit, progress))
+        elif ds.kind == "pages":
+            results.append(evaluate_page_crops(ds, rec, protocol, args.limit, progress))
+        else:
+            results.append(evaluate_lines(ds, rec, protocol, args.limit, progress))
+    if args.json:
+        for r in results:
+            print(json.dumps(r.summary, ensure_ascii=False))
+    else:
+        desc = f"model {rec.model.name}, decoder {opts.get('decoder', 'greedy')}" + (
+            f" (beam {opts['beam_width']})" if opts else "")
+        print(f"# tinycrnn eval: {desc}")
+        print(format_results(results))
+    if args.out:
+        n = write_predictions(args.out, results)
+        print(f"wrote {n} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="per-line latency by stage, first call, peak RSS; --compare runs peers")
+    p.add_argument("images", nargs="*", help="line images (default: the samples/ folder)")
+    p.add_argument("--model", default="english_g2", help="model name or .tcrnn path (default: english_g2)")
+    p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/Numba and peer threads (default: 1)")
+    p.add_argument("--runs", type=int, default=20, help="timed passes over the images (default: 20)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed passes first (default: 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--compare", action="store_true",
+                   help="also run the same weights in onnxruntime, PyTorch and cv2.dnn (bench extra, source checkout)")
+    p.add_argument("--onnx", metavar="PATH", help="ONNX file of the same weights for --compare "
+                   "(default: shared/models/<model>.onnx if present, else exported with torch)")
+    p.add_argument("--widths", default="128,192,256,384,512,768,1024", help="random-input widths timed by --compare")
+    p.add_argument("--pages", action="store_true", help="the images are whole pages: time tinycrnn.OCR by stage "
+                   "(preprocess, detect, recognise, decode)")
+    p.add_argument("--plot", metavar="DIR", help="write stages.png (and latency_vs_width.png with --compare) to DIR")
+    p.set_defaults(func=_cmd_bench)
+
+
+_BENCH_CHILD = "TINYCRNN_BENCH_CHILD"
+
+
+def _cmd_bench(args) -> int:
+    from .bench import thread_env
+
+    if args.threads < 1 or args.runs < 1 or args.warmup < 0:
+        print("tinycrnn: bench: --threads and --runs must be >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    if os.environ.get(_BENCH_CHILD) != str(args.threads):
+        # NOTE: thread pools read their variables when numpy/numba first load, so the benchmark
+        # runs in a child process whose environment pins them; this process sets nothing.
+        env = thread_env(args.threads)
+        env[_BENCH_CHILD] = str(args.threads)
+        return subprocess.call([sys.executable, "-m", "tinycrnn", *args.argv], env=env)
+    from .bench import default_images, format_bench, format_compare, plot, public, run_bench, run_compare
+
+    images = args.images or default_images()
+    if args.pages:
+        from .bench import format_page_bench, run_page_bench
+
+        pres = run_page_bench(images, args.model, runs=args.runs, warmup=args.warmup, backend=args.backend)
+        print(json.dumps(pres, indent=1, ensure_ascii=False) if args.json else format_page_bench(pres))
+        return 0
+    res = run_bench(images, args.model, runs=args.runs, warmup=args.warmup, backend=args.backend)
+    if not args.json:
+        print(format_bench(res), flush=True)
+    cmp = None
+    if args.compare:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+        log = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+        cmp = run_compare(res, args.threads, args.runs, widths, onnx_path=args.onnx, log=log)
+        if not args.json:
+            print()
+            print(format_compare(cmp))
+    if args.plot:
+        for p in plot(res, cmp, args.plot):
+            print(f"wrote {p}", file=sys.stderr)
+    if args.json:
+        out = public(res)
+        if cmp:
+            out["compare"] = cmp
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tinycrnn", description="A tiny CRNN OCR engine for CPUs (NumPy + Numba).")
     ap.add_argument("--version", action="version", version=f"tinycrnn {__version__}")
@@ -126,12 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read(sub)
     _add_inspect(sub)
     _add_serve(sub)
+    _add_eval(sub)
+    _add_bench(sub)
     return ap
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         ap.print_help()
         return 2
