@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies import conv_cases, lstm_cases, pool_cases
+from strategies import conv_cases, int8_conv_cases, int8_linear_cases, int8_lstm_cases, lstm_cases, pool_cases
 from tinycrnn.kernels import get_kernels
 from tolerances import KERNEL_ATOL, KERNEL_RTOL, LSTM_ATOL
 
@@ -59,3 +59,95 @@ def test_lstm_reverse_direction_stores_state_at_visited_step():
     d = tuple(a.astype(np.float32) for a in (rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), rng.standard_normal(8)))
     y = REF.bilstm(x, d, d)
     np.testing.assert_allclose(y[..., :2], y[..., 2:])
+
+
+# ---- int8 kernels: bit-exact against their integer twins ------------------------------------
+
+
+@given(int8_conv_cases())
+def test_conv2d_int8_accumulators_match_reference_exactly(case):
+    from tinycrnn.kernels.int8 import conv2d_int8_acc, pack_conv_int8
+    from tinycrnn.kernels.ref import conv2d_int8_acc_ref
+
+    x_q, w_q, stride, pad = case
+    got = conv2d_int8_acc(x_q, pack_conv_int8(w_q), stride, pad)
+    want = conv2d_int8_acc_ref(x_q, w_q, stride, pad)
+    assert got.dtype == np.int32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@given(int8_conv_cases(), st.sampled_from(["none", "relu"]), st.booleans())
+def test_conv2d_int8_float_output_matches_reference_exactly(case, act, with_bias):
+    # same float32 epilogue (acc * scale + bias, no fastmath) on identical accumulators
+    x_q, w_q, stride, pad = case
+    rng = np.random.default_rng(x_q.size)
+    x = (x_q.astype(np.float32) * np.float32(0.05) + rng.uniform(-0.02, 0.02, x_q.shape)).clip(0).astype(np.float32)
+    x[-1] *= np.float32(rng.uniform(0, 3))  # lines get their own dynamic scales
+    if x.shape[0] > 1:
+        x[0] = 0.0  # an all-zero line: zero scale, guarded
+    w_scale = (rng.random(w_q.shape[0]) * 0.01).astype(np.float32)
+    bias = rng.standard_normal(w_q.shape[0]).astype(np.float32) if with_bias else None
+    got = NB.conv2d_int8(x, NB.pack_conv_int8(w_q), w_scale, bias, stride, pad, act)
+    want = REF.conv2d_int8(x, REF.pack_conv_int8(w_q), w_scale, bias, stride, pad, act)
+    np.testing.assert_array_equal(got, want)
+
+
+@given(int8_linear_cases(), st.sampled_from(["none", "relu"]))
+def test_linear_int8_matches_reference_exactly(case, act):
+    x, w_q, w_scale, bias = case
+    got = NB.linear_int8(x, NB.pack_linear_int8(w_q, w_scale), bias, act)
+    want = REF.linear_int8(x, REF.pack_linear_int8(w_q, w_scale), bias, act)
+    assert np.isfinite(got).all()
+    np.testing.assert_array_equal(got, want)
+
+
+@given(int8_lstm_cases())
+def test_bilstm_int8_matches_reference_exactly(case):
+    # int32 accumulators, h quantisation and the rational gates are all reproduced bit for bit
+    x, fwd, bwd = case
+    got = NB.bilstm_int8(x, NB.pack_lstm_int8(*fwd), NB.pack_lstm_int8(*bwd))
+    want = REF.bilstm_int8(x, REF.pack_lstm_int8(*fwd), REF.pack_lstm_int8(*bwd))
+    np.testing.assert_array_equal(got, want)
+
+
+_TILE_RUNNERS = {}
+
+
+def _tile_runner(kind, mr, nv, fallback):
+    """One compiled caller per tile variant (a fresh njit per example would recompile every time)."""
+    from numba import njit
+
+    from tinycrnn.kernels.microkernel import _make_fallback, tile_kernel
+
+    key = (kind, mr, nv, fallback)
+    if key not in _TILE_RUNNERS:
+        tile = _make_fallback(kind, mr, nv) if fallback else tile_kernel(kind, mr, nv)
+        _TILE_RUNNERS[key] = njit(lambda c, a, lda, taps, k, b: tile(c, a, 0, lda, taps, k, b, 0))
+    return _TILE_RUNNERS[key]
+
+
+@given(st.sampled_from([1, 2, 4, 8]), st.just(2), st.integers(1, 2), st.integers(1, 20), st.integers(0, 2**31 - 1))
+def test_microkernel_fallback_tiles_match_numpy(mr, nv, taps_n, k, seed):
+    """The plain-loop tiles (CPUs without AVX-512 VNNI) and the intrinsic tiles compute the same thing."""
+    from tinycrnn.kernels.microkernel import LANES
+
+    rng = np.random.default_rng(seed)
+    nr = nv * LANES
+    lda = 4 * k * taps_n
+    taps = np.arange(taps_n, dtype=np.int64) * 4 * k
+    a = rng.integers(0, 256, mr * lda, dtype=np.uint8)
+    b = rng.integers(-127, 128, taps_n * k * nr * 4, dtype=np.int8)
+    # numpy: rows of a are (taps*k, 4) groups; b is (taps*k, nr, 4)
+    want = np.einsum("mkr,knr->mn", a.reshape(mr, taps_n * k, 4).astype(np.int64), b.reshape(taps_n * k, nr, 4).astype(np.int64))
+    for fallback in (False, True):
+        c = np.zeros(mr * nr, np.int32)
+        _tile_runner("u8s8", mr, nv, fallback)(c, a, lda, taps, k, b)
+        np.testing.assert_array_equal(c.reshape(mr, nr), want)
+    af = rng.standard_normal(mr * k * taps_n).astype(np.float32)
+    bf = rng.standard_normal(taps_n * k * nr).astype(np.float32)
+    taps_f = np.arange(taps_n, dtype=np.int64) * k
+    want_f = af.reshape(mr, taps_n * k) @ bf.reshape(taps_n * k, nr)
+    for fallback in (False, True):
+        c = np.zeros(mr * nr, np.float32)
+        _tile_runner("f32", mr, nv, fallback)(c, af, k * taps_n, taps_f, k, bf)
+        np.testing.assert_allclose(c.reshape(mr, nr), want_f, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)

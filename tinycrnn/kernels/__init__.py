@@ -16,7 +16,19 @@ def _pack_lstm_ref(w_ih, w_hh, b):
 def _pack_lstm_numba(w_ih, w_hh, b):
     import numpy as np
 
-    return (np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh.T), np.ascontiguousarray(b))
+    from .lstm import pack_whh
+
+    return (np.ascontiguousarray(w_ih), pack_whh(w_hh), np.ascontiguousarray(b))
+
+
+def _pack_conv_ref(weight, groups=1):
+    return weight
+
+
+def _linear_int8_ref(x, pack, bias, act="none"):
+    from .ref import linear_int8_ref
+
+    return linear_int8_ref(x, pack[0], pack[1], bias, act)
 
 
 def _linear_numba(x, weight, bias, act="none"):
@@ -39,9 +51,18 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 linear=ref.linear_ref,
                 pack_lstm=_pack_lstm_ref,
                 bilstm=ref.bilstm_ref,
+                pack_conv=_pack_conv_ref,
+                pack_conv_int8=_pack_conv_ref,
+                conv2d_int8=ref.conv2d_int8_ref,
+                pack_linear_int8=lambda w_q, w_scale: (w_q, w_scale),
+                linear_int8=_linear_int8_ref,
+                pack_lstm_int8=lambda *t: t,
+                bilstm_int8=ref.bilstm_int8_ref,
+                se=ref.se_ref,
+                softmax=ref.softmax_ref,
             )
         elif backend == "numba":
-            from . import conv, lstm, pool
+            from . import conv, int8, lstm, pool, se, softmax
 
             ns = SimpleNamespace(
                 name="numba",
@@ -51,6 +72,15 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 linear=_linear_numba,
                 pack_lstm=_pack_lstm_numba,
                 bilstm=lstm.bilstm,
+                pack_conv=conv.pack_conv,
+                pack_conv_int8=int8.pack_conv_int8,
+                conv2d_int8=int8.conv2d_int8,
+                pack_linear_int8=int8.pack_linear_int8,
+                linear_int8=int8.linear_int8,
+                pack_lstm_int8=int8.pack_lstm_int8,
+                bilstm_int8=int8.bilstm_int8,
+                se=se.se,
+                softmax=softmax.softmax,
             )
         else:
             raise ValueError(f"unknown kernel backend {backend!r}; use 'numba' or 'numpy'")

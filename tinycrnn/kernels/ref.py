@@ -107,3 +107,163 @@ def lstm_direction_ref(
 def bilstm_ref(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) -> (N, T, 2H)
     """Bidirectional LSTM: ``[h_fwd(t), h_bwd(t)]``; ``fwd``/``bwd`` are ``(w_ih, w_hh, b)`` triples."""
     return np.concatenate([lstm_direction_ref(x, *fwd, reverse=False), lstm_direction_ref(x, *bwd, reverse=True)], axis=2)
+
+
+def se_ref(
+    x: np.ndarray,  # (N, C, H, W) float32
+    w1: np.ndarray,  # (R, C) float32
+    b1: np.ndarray,  # (R,) float32
+    w2: np.ndarray,  # (C, R) float32
+    b2: np.ndarray,  # (C,) float32
+    alpha: float = 1.0 / 6.0,
+    beta: float = 0.5,
+) -> np.ndarray:  # (N, C, H, W) float32
+    """Squeeze-and-excitation: ``x * hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2)`` per channel."""
+    pooled = x.mean(axis=(2, 3), dtype=np.float32)  # (N, C)
+    hid = np.maximum(pooled @ w1.T + b1, 0.0)
+    gate = np.clip(np.float32(alpha) * (hid @ w2.T + b2) + np.float32(beta), 0.0, 1.0).astype(np.float32)
+    return (x * gate[:, :, None, None]).astype(np.float32)
+
+
+def softmax_ref(x: np.ndarray) -> np.ndarray:  # (..., K) float32 -> (..., K) float32
+    """Softmax over the last axis, max-subtracted, in float32."""
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+# ---- int8 twins (quant_version 1; conventions in tinycrnn/quant.py) --------------------------
+
+
+def conv2d_int8_acc_ref(
+    x_q: np.ndarray,  # (N, C, H, W) uint8
+    w_q: np.ndarray,  # (O, C, kh, kw) int8
+    stride=(1, 1),
+    pad=(0, 0),
+) -> np.ndarray:  # (N, O, Ho, Wo) int32
+    """Integer convolution with zero padding: the exact int32 accumulators the kernel must reproduce."""
+    n, c, h, w = x_q.shape
+    o, _, kh, kw = w_q.shape
+    sh, sw = stride
+    ph, pw = pad
+    xp = np.pad(x_q.astype(np.int32), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    acc = cols @ w_q.reshape(o, -1).astype(np.int32).T
+    return np.ascontiguousarray(acc.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), dtype=np.int32)
+
+
+def conv2d_int8_ref(
+    x: np.ndarray,  # (N, C, H, W) float32, >= 0 (post-ReLU)
+    w_q: np.ndarray,  # (O, C, kh, kw) int8
+    w_scale: np.ndarray,  # (O,) float32
+    bias,  # (O,) float32 or None
+    stride=(1, 1),
+    pad=(0, 0),
+    act: str = "none",
+) -> np.ndarray:  # (N, O, Ho, Wo) float32
+    """Dynamic per-line uint8 activations (zero-point 0, ``s_n = max(x[n]) / 255``) x int8 weights
+    -> int32 ``acc``, then ``acc * (s_n * w_scale[o]) + bias[o]`` and ``act``."""
+    from ..quant import UMAX, dynamic_uscale_rows, quantize
+
+    s = dynamic_uscale_rows(x)
+    x_q = np.stack([quantize(x[i], s[i], 0, UMAX, np.uint8) for i in range(x.shape[0])])
+    acc = conv2d_int8_acc_ref(x_q, w_q, stride, pad)
+    y = acc.astype(np.float32) * (s[:, None] * w_scale[None, :])[:, :, None, None]
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return activate_ref(y, act)
+
+
+def quantize_lines_ref(x: np.ndarray):  # (N, ...) float32 -> ((N, ...) int8, (N,) float32 scale)
+    """Dynamic per-line symmetric int8: one scale per batch item, so a line never depends on its batch."""
+    from ..quant import dynamic_scale_rows, quantize
+
+    s = dynamic_scale_rows(x)
+    return np.stack([quantize(x[i], s[i]) for i in range(x.shape[0])]), s
+
+
+def linear_int8_ref(
+    x: np.ndarray,  # (N, T, I) float32
+    w_q: np.ndarray,  # (O, I) int8
+    w_scale: np.ndarray,  # (O,) float32
+    bias,  # (O,) float32 or None
+    act: str = "none",
+) -> np.ndarray:  # (N, T, O) float32
+    """Dynamic per-line int8 input x int8 weights -> int32 ``acc``; ``y = acc * (s_line * w_scale[o]) + bias``."""
+    x_q, s = quantize_lines_ref(x)
+    acc = x_q.astype(np.int32) @ w_q.astype(np.int32).T  # (N, T, O) int32
+    y = acc.astype(np.float32) * (s[:, None, None] * w_scale[None, None, :])
+    if bias is not None:
+        y += bias
+    return activate_ref(y, act)
+
+
+# Eigen's rational tanh (float32 coefficients), the gate nonlinearity of the int8 LSTM: the
+# Numba kernel evaluates the same float32 operations in the same order without fastmath, so the
+# whole int8 LSTM (h quantisation included) is reproducible, not just its accumulators.
+_TANH_P = tuple(np.float32(v) for v in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+                                        5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+                                        4.89352455891786e-03))
+_TANH_Q = tuple(np.float32(v) for v in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+                                        4.89352518554385e-03))
+_TANH_CLAMP = np.float32(7.90531110763549805)
+
+
+def tanh_rational_ref(x: np.ndarray) -> np.ndarray:  # float32 -> float32, |error| < 4e-7
+    """``tanh`` as the clamped odd rational p(x)/q(x) (what ``kernels.activations._tanh`` computes)."""
+    x = np.clip(x.astype(np.float32), -_TANH_CLAMP, _TANH_CLAMP)
+    x2 = x * x
+    p = x2 * _TANH_P[0] + _TANH_P[1]
+    for a in _TANH_P[2:]:
+        p = p * x2 + a
+    q = x2 * _TANH_Q[0] + _TANH_Q[1]
+    for b in _TANH_Q[2:]:
+        q = q * x2 + b
+    return x * p / q
+
+
+def sigmoid_rational_ref(x: np.ndarray) -> np.ndarray:  # float32 -> float32
+    """``sigmoid(x) = 0.5 + 0.5 * tanh(0.5 * x)`` on :func:`tanh_rational_ref`."""
+    half = np.float32(0.5)
+    return half + half * tanh_rational_ref(half * x)
+
+
+def lstm_direction_int8_ref(
+    x: np.ndarray,  # (N, T, I) float32
+    w_ih_q: np.ndarray,  # (4H, I) int8
+    w_ih_scale: np.ndarray,  # (4H,) float32
+    w_hh_q: np.ndarray,  # (4H, H) int8
+    w_hh_scale: np.ndarray,  # (4H,) float32
+    b: np.ndarray,  # (4H,) float32
+    reverse: bool,
+) -> np.ndarray:  # (N, T, H) float32
+    """LSTM with int8 matrices: input projection as :func:`linear_int8_ref`; recurrent product on
+    ``h_q = rint(h * 127)`` (h lies in (-1, 1)): ``z += acc * (w_hh_scale / 127)``; gates through
+    :func:`sigmoid_rational_ref` / :func:`tanh_rational_ref`."""
+    from ..quant import H_QSCALE, QMAX, round_half_even
+
+    n, t_len, _ = x.shape
+    hid = w_hh_q.shape[1]
+    xw = linear_int8_ref(x, w_ih_q, w_ih_scale, b)
+    hs = (w_hh_scale * H_QSCALE).astype(np.float32)
+    whh = w_hh_q.astype(np.int32)
+    h = np.zeros((n, hid), np.float32)
+    c = np.zeros((n, hid), np.float32)
+    out = np.empty((n, t_len, hid), np.float32)
+    steps = range(t_len - 1, -1, -1) if reverse else range(t_len)
+    for t in steps:
+        h_q = np.clip(round_half_even(h * np.float32(QMAX)), -QMAX, QMAX).astype(np.int32)
+        z = xw[:, t] + (h_q @ whh.T).astype(np.float32) * hs
+        c = sigmoid_rational_ref(z[:, hid : 2 * hid]) * c + sigmoid_rational_ref(z[:, :hid]) * tanh_rational_ref(z[:, 2 * hid : 3 * hid])
+        h = sigmoid_rational_ref(z[:, 3 * hid :]) * tanh_rational_ref(c)
+        out[:, t] = h
+    return out
+
+
+def bilstm_int8_ref(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) -> (N, T, 2H)
+    """Bidirectional int8 LSTM; ``fwd``/``bwd`` are ``(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b)``."""
+    return np.concatenate(
+        [lstm_direction_int8_ref(x, *fwd, reverse=False), lstm_direction_int8_ref(x, *bwd, reverse=True)], axis=2
+    )

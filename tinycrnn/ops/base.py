@@ -48,15 +48,15 @@ class Op:
             raise WeightFormatError(f"layer {self.name!r}: {key} must be {kind.__name__}, got {value!r}")
         return value
 
-    def tensor(self, tensors, suffix: str, shape: Shape, optional: bool = False) -> Optional[np.ndarray]:
+    def tensor(self, tensors, suffix: str, shape: Shape, optional: bool = False, dtype=np.float32) -> Optional[np.ndarray]:
         key = f"{self.name}.{suffix}"
         arr = tensors.get(key)
         if arr is None:
             if optional:
                 return None
             raise WeightFormatError(f"tensor {key!r} is missing (layer {self.name!r}, {self.kind})")
-        if arr.dtype != np.float32:
-            raise WeightFormatError(f"tensor {key!r}: dtype {arr.dtype}, expected float32")
+        if arr.dtype != dtype:
+            raise WeightFormatError(f"tensor {key!r}: dtype {arr.dtype}, expected {np.dtype(dtype).name}")
         if tuple(arr.shape) != tuple(shape):
             raise WeightFormatError(f"tensor {key!r}: shape {tuple(arr.shape)}, expected {tuple(shape)}")
         self.used.add(key)

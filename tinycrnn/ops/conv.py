@@ -1,4 +1,11 @@
-"""conv2d: convolution with optional bias, optional groups and a fused activation."""
+"""conv2d: convolution with optional bias, optional groups and a fused activation.
+
+``"quant": "int8"`` layers (groups == 1, non-negative input) hold ``{name}.w_q`` int8
+(O, C, kh, kw) and ``.w_scale`` (O,) float32 instead of ``.weight``; inputs are quantised to
+uint8 per line at run time (``tinycrnn.quant``).
+"""
+import numpy as np
+
 from ..errors import WeightFormatError
 from . import register
 from .base import Op
@@ -20,8 +27,17 @@ class Conv2d(Op):
             raise WeightFormatError(
                 f"layer {self.name!r}: invalid conv2d k={self.k} s={self.s} groups={self.groups} for {c}->{self.out} channels"
             )
-        self.weight = self.tensor(tensors, "weight", (self.out, c // self.groups) + self.k)
+        self.quant = self.spec.get("quant", "none")
+        if self.quant not in ("none", "int8") or (self.quant == "int8" and self.groups != 1):
+            raise WeightFormatError(f"layer {self.name!r}: quant {self.quant!r} unsupported here (int8 needs groups == 1)")
         self.bias = self.tensor(tensors, "bias", (self.out,), optional=True)
+        if self.quant == "int8":
+            w_q = self.tensor(tensors, "w_q", (self.out, c) + self.k, dtype=np.int8)
+            self.w_scale = np.ascontiguousarray(self.tensor(tensors, "w_scale", (self.out,)))
+            self.weight = self.kernels.pack_conv_int8(w_q)
+        else:
+            weight = self.tensor(tensors, "weight", (self.out, c // self.groups) + self.k)
+            self.weight = self.kernels.pack_conv(weight, self.groups)
 
     def out_shape(self, in_shape):
         _, h, w = in_shape
@@ -32,4 +48,6 @@ class Conv2d(Op):
         )
 
     def __call__(self, x):
+        if self.quant == "int8":
+            return self.kernels.conv2d_int8(x, self.weight, self.w_scale, self.bias, self.s, self.p, self.act)
         return self.kernels.conv2d(x, self.weight, self.bias, self.s, self.p, self.groups, self.act)

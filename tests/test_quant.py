@@ -1,0 +1,142 @@
+"""Quantisation: the rounding rule, the round-trip bound, the int8 model file and its accuracy on
+the reference cases (kernels vs their integer twins are in test_kernels.py)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conftest import REF, ROOT, SHARED
+from tinycrnn.quant import QMAX, dequantize, quantize, quantize_rows, round_half_even
+from tolerances import INT8_LOGITS_NMSE, QUANT_ROUNDTRIP_REL_RMSE
+
+INT8_MODEL = "english_g2-int8"
+FP32_MODEL = "english_g2-fp32"
+PTH = os.path.join(SHARED, "models", "english_g2.pth")
+
+finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
+
+
+def test_round_half_even_ties_go_to_even():
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997], np.float32)
+    np.testing.assert_array_equal(round_half_even(x), [-2.0, -2.0, -0.0, 0.0, 2.0, 2.0, 0.0])
+
+
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=4, max_side=7), elements=finite))
+def test_quantize_rows_roundtrip_error_at_most_half_a_step(w):
+    w_q, w_scale = quantize_rows(w)
+    assert w_q.dtype == np.int8 and w_scale.dtype == np.float32 and w_scale.shape == (w.shape[0],)
+    assert np.abs(w_q.astype(np.int32)).max(initial=0) <= QMAX
+    scale = w_scale.reshape((-1,) + (1,) * (w.ndim - 1))
+    err = np.abs(dequantize(w_q, scale) - w)
+    # half a step, plus float32 rounding of the scale product
+    assert (err <= scale / 2 * (1 + 1e-5) + 1e-30).all()
+
+
+def test_quantize_rows_all_zero_rows_stay_finite_and_zero():
+    w = np.zeros((3, 5), np.float32)
+    w[1] = [1, -2, 3, 0, 0]
+    w_q, w_scale = quantize_rows(w)
+    assert w_scale[0] == 0 and w_scale[2] == 0 and (w_q[0] == 0).all()
+    assert np.isfinite(dequantize(w_q, w_scale[:, None])).all()
+
+
+def test_quantize_rows_rmse_within_budget():
+    w = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+    w_q, w_scale = quantize_rows(w)
+    rel = np.linalg.norm(dequantize(w_q, w_scale[:, None]) - w) / np.linalg.norm(w)
+    assert rel <= QUANT_ROUNDTRIP_REL_RMSE
+
+
+def test_quantize_activation_clips_to_unsigned_range():
+    q = quantize(np.array([-1.0, 0.0, 0.26, 1e9], np.float32), 0.5, 0, 255, np.uint8)
+    np.testing.assert_array_equal(q, [0, 0, 1, 255])
+    assert quantize(np.ones(3, np.float32), 0.0).tolist() == [0, 0, 0]  # zero scale guarded
+
+
+def test_int8_model_file_is_small_and_declares_its_quantisation():
+    from tinycrnn.engine import resolve_model_path
+    from tinycrnn.modelfile import QUANT_VERSION, read_model
+
+    path = resolve_model_path(INT8_MODEL)
+    assert os.path.getsize(path) <= 4.5e6
+    mf = read_model(path)
+    q = mf.manifest["quant"]
+    assert q["quant_version"] == QUANT_VERSION and q["rounding"] == "half_even" and q["qmax"] == QMAX
+    assert mf.tensors["cnn.14.w_q"].dtype == np.int8 and mf.tensors["cnn.14.w_scale"].shape == (256,)
+    assert mf.tensors["rnn.0.fwd.w_hh_q"].dtype == np.int8 and mf.tensors["rnn.0.fwd.w_hh_scale"].shape == (1024,)
+    assert all(t.dtype == np.float32 for k, t in mf.tensors.items() if t.ndim < 2)  # 1-D stays float32
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_int8_model_logits_within_nmse_and_same_texts_as_fp32(backend, ref_cases):
+    import tinycrnn
+    from tinycrnn.decode import ctc_greedy, softmax
+
+    m = tinycrnn.load_model(INT8_MODEL, backend=backend)
+    for case in ref_cases["cases"]:
+        logits = m.forward(np.load(os.path.join(REF, case["input"])))[0]
+        ref = np.load(os.path.join(REF, case["logits"]))
+        nmse = float(((logits - ref) ** 2).sum() / (ref**2).sum())
+        assert nmse <= INT8_LOGITS_NMSE, (case["name"], nmse)
+        assert ctc_greedy(softmax(logits), m.charset).text == case["text"], case["name"]
+
+
+def test_int8_model_newer_quant_version_is_refused(tmp_path):
+    import json
+
+    from tinycrnn.engine import resolve_model_path
+    from tinycrnn.errors import UnsupportedVersionError
+    from tinycrnn.modelfile import QUANT_VERSION, read_model, write_model
+
+    mf = read_model(resolve_model_path(INT8_MODEL))
+    manifest = json.loads(json.dumps(mf.manifest))
+    manifest["quant"]["quant_version"] = QUANT_VERSION + 1
+    write_model(str(tmp_path / "new.tcrnn"), dict(mf.tensors), manifest)
+    with pytest.raises(UnsupportedVersionError, match="quant_version"):
+        read_model(str(tmp_path / "new.tcrnn"))
+
+
+@pytest.mark.skipif(not os.path.exists(PTH), reason="shared/models/english_g2.pth not present (fresh clone)")
+def test_convert_int8_reproduces_shipped_int8_model_and_prints_worst_error(tmp_path):
+    from tinycrnn.engine import resolve_model_path
+    from tinycrnn.modelfile import read_model
+
+    dst = str(tmp_path / "g2_int8.tcrnn")
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst, "--int8",
+                        "--name", "english_g2_int8"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "worst per-tensor quantisation error" in p.stdout
+    new, shipped = read_model(dst), read_model(resolve_model_path(INT8_MODEL))
+    assert new.manifest["arch"] == shipped.manifest["arch"] and set(new.tensors) == set(shipped.tensors)
+    for k in new.tensors:
+        np.testing.assert_array_equal(new.tensors[k], shipped.tensors[k], err_msg=k)
+
+
+def test_int8_model_unused_or_missing_tensor_is_a_load_error(tmp_path):
+    from tinycrnn.engine import load_model, resolve_model_path
+    from tinycrnn.errors import WeightFormatError
+    from tinycrnn.modelfile import read_model, write_model
+
+    mf = read_model(resolve_model_path(INT8_MODEL))
+    tensors = dict(mf.tensors)
+    del tensors["cnn.8.w_scale"]
+    write_model(str(tmp_path / "bad.tcrnn"), tensors, mf.manifest)
+    with pytest.raises(WeightFormatError, match="cnn.8.w_scale"):
+        load_model(str(tmp_path / "bad.tcrnn"), backend="numpy")
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_int8_line_result_does_not_depend_on_its_batch(backend):
+    # every activation scale is per line, so a batch gives each line exactly its single-line result
+    import tinycrnn
+
+    m = tinycrnn.load_model(INT8_MODEL, backend=backend)
+    x = np.load(os.path.join(REF, "batch3.input.npy"))
+    together = m.forward(x)
+    for i in range(x.shape[0]):
+        np.testing.assert_array_equal(m.forward(x[i : i + 1])[0], together[i])

@@ -1,0 +1,54 @@
+"""Numba squeeze-and-excitation (the channel attention of PP-OCR's MobileNetV1Enhance).
+
+# s = hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2) ; out = x * s[:, None, None]
+"""
+import numpy as np
+from numba import njit
+
+from ..config import NUMBA_FLAGS
+
+
+@njit(**NUMBA_FLAGS)
+def _se_loop(x, w1, b1, w2, b2, alpha, beta, pooled, hid, out):
+    # x (N, C, H, W); w1 (R, C); b1 (R,); w2 (C, R); b2 (C,); scratch pooled (C,), hid (R,); out like x
+    n, c, h, w = x.shape
+    r_len = w1.shape[0]
+    inv = np.float32(1.0) / np.float32(h * w)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for b in range(n):
+        for ci in range(c):
+            s = zero
+            for iy in range(h):
+                for ix in range(w):
+                    s += x[b, ci, iy, ix]
+            pooled[ci] = s * inv
+        for r in range(r_len):
+            acc = b1[r]
+            for ci in range(c):
+                acc += w1[r, ci] * pooled[ci]
+            hid[r] = acc if acc > zero else zero
+        for ci in range(c):
+            acc = b2[ci]
+            for r in range(r_len):
+                acc += w2[ci, r] * hid[r]
+            g = min(max(alpha * acc + beta, zero), one)
+            for iy in range(h):
+                for ix in range(w):
+                    out[b, ci, iy, ix] = x[b, ci, iy, ix] * g
+
+
+def se(
+    x: np.ndarray,  # (N, C, H, W) float32
+    w1: np.ndarray,  # (R, C) float32
+    b1: np.ndarray,  # (R,) float32
+    w2: np.ndarray,  # (C, R) float32
+    b2: np.ndarray,  # (C,) float32
+    alpha: float = 1.0 / 6.0,
+    beta: float = 0.5,
+) -> np.ndarray:  # (N, C, H, W) float32
+    """Squeeze-and-excitation: channel gates from the global mean, hard-sigmoid, channel scale."""
+    out = np.empty(x.shape, np.float32)
+    _se_loop(np.ascontiguousarray(x, dtype=np.float32), w1, b1, w2, b2, np.float32(alpha), np.float32(beta),
+             np.empty(x.shape[1], np.float32), np.empty(w1.shape[0], np.float32), out)
+    return out

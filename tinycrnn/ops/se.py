@@ -1,0 +1,33 @@
+"""se: squeeze-and-excitation, a per-channel gate computed from the feature map's global mean.
+
+Global average pool -> 1x1 conv + bias -> ReLU -> 1x1 conv + bias -> hard-sigmoid
+``clip(alpha * v + beta, 0, 1)`` -> multiply each channel by its gate. Tensors:
+``{name}.w1`` (R, C), ``{name}.b1`` (R,), ``{name}.w2`` (C, R), ``{name}.b2`` (C,).
+"""
+from ..errors import WeightFormatError
+from . import register
+from .base import Op
+
+
+@register("se")
+class SqueezeExcite(Op):
+    def build(self, tensors, in_shape):
+        if len(in_shape) != 3:
+            raise WeightFormatError(f"layer {self.name!r}: se needs an image input, got shape {in_shape}")
+        c = in_shape[0]
+        r = self.param("reduced", kind=int)
+        alpha = self.param("alpha", 1.0 / 6.0)
+        beta = self.param("beta", 0.5)
+        if r < 1 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (alpha, beta)):
+            raise WeightFormatError(f"layer {self.name!r}: se needs reduced >= 1 and numeric alpha/beta")
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.w1 = self.tensor(tensors, "w1", (r, c))
+        self.b1 = self.tensor(tensors, "b1", (r,))
+        self.w2 = self.tensor(tensors, "w2", (c, r))
+        self.b2 = self.tensor(tensors, "b2", (c,))
+
+    def out_shape(self, in_shape):
+        return in_shape
+
+    def __call__(self, x):
+        return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta)
