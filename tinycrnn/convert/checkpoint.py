@@ -19,21 +19,41 @@ def sha256_of(path: str) -> str:
     return h.hexdigest()
 
 
+EASYOCR_ATTRIBUTION = "EasyOCR by JaidedAI (https://github.com/JaidedAI/EasyOCR), Apache-2.0"
+
+
 def convert_checkpoint(
     src: str,
     dst: str,
     name: Optional[str] = None,
     license_name: str = "Apache-2.0",
-    attribution: str = "EasyOCR by JaidedAI (https://github.com/JaidedAI/EasyOCR), Apache-2.0",
+    attribution: Optional[str] = None,
+    charset: Optional[str] = None,
+    preset: Optional[str] = None,
+    height: Optional[int] = None,
+    right_margin: Optional[int] = None,
+    merge_linears: str = "auto",
+    int8: bool = False,
+    calibration: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """Convert ``src`` (an EasyOCR ``.pth``) into the model file ``dst``.
+    """Convert ``src`` (an EasyOCR ``.pth`` or an ONNX recogniser) into the model file ``dst``.
 
     Args:
         src: the source checkpoint.
         dst: the ``.tcrnn`` file to write.
         name: model name recorded in the manifest (default: the source file stem).
         license_name: the licence recorded under ``producer.license``.
-        attribution: who made the weights, recorded under ``producer.attribution``.
+        attribution: who made the weights, recorded under ``producer.attribution``
+            (default: the preset's).
+        charset: ONNX only: a one-symbol-per-line key file (PaddleOCR ``ppocr_keys_v1.txt``).
+        preset: ONNX only: the conventions to record, ``"ppocr"`` or ``"easyocr"`` (default:
+            ``ppocr`` for PaddlePaddle exports or when ``charset`` is given, else ``easyocr``).
+        height: ONNX only: input height when the graph's is dynamic (default: the preset's).
+        right_margin: ``ppocr`` only: zero columns appended after each line (default 64).
+        merge_linears: ONNX only: ``auto`` / ``always`` / ``never`` (see ``onnx_import.merge_linears``).
+        int8: quantise matrices to int8 and calibrate activations (:mod:`.quantize`); the
+            manifest's ``quant.worst_weight_error`` names the worst-quantised tensor.
+        calibration: ``int8`` only: a directory of line images (default: built-in rendered lines).
 
     Returns:
         The manifest that was written.
@@ -49,8 +69,12 @@ def convert_checkpoint(
         state = strip_prefix(read_pth(src))
         tensors, arch = convert_easyocr_vgg(state)
         extras = english_g2_manifest_extras()
+        attribution = attribution or EASYOCR_ATTRIBUTION
+    elif ext == ".onnx":
+        tensors, arch, extras, default_attribution = _convert_onnx(src, charset, preset, height, right_margin, merge_linears)
+        attribution = attribution or default_attribution
     else:
-        raise WeightFormatError(f"{src}: unsupported checkpoint type {ext!r}; expected a PyTorch .pth")
+        raise WeightFormatError(f"{src}: unsupported checkpoint type {ext!r}; expected a PyTorch .pth or an .onnx file")
     manifest: Dict[str, Any] = {
         "name": name or os.path.splitext(os.path.basename(src))[0],
         "producer": {
@@ -64,5 +88,47 @@ def convert_checkpoint(
         "arch": arch,
         **extras,
     }
+    if int8:
+        from .quantize import calibration_images, quantize_model
+
+        images, source = calibration_images(calibration)
+        tensors, manifest, _ = quantize_model(tensors, manifest, images, source)
     write_model(dst, tensors, manifest)
     return manifest
+
+
+def _convert_onnx(src, charset, preset, height, right_margin, merge):
+    from .onnx_import import onnx_to_layers, load_onnx
+
+    if preset is None:
+        preset = "ppocr" if charset or load_onnx(src).producer_name == "PaddlePaddle" else "easyocr"
+    if preset == "ppocr":
+        from .ppocr import DEFAULT_RIGHT_MARGIN, PADDLE_ATTRIBUTION, ppocr_manifest_extras
+
+        if not charset:
+            raise WeightFormatError(f"{src}: a PaddleOCR model needs its key file: pass --charset ppocr_keys_v1.txt")
+        tensors, arch, info = onnx_to_layers(src, height=height or 32, merge=merge)
+        margin = DEFAULT_RIGHT_MARGIN if right_margin is None else right_margin
+        extras = ppocr_manifest_extras(charset, arch["input"]["height"], info["softmax"], margin)
+        arch["name"] = "ppocr_mobilenetv1e_crnn"
+        attribution = PADDLE_ATTRIBUTION
+    elif preset == "easyocr":
+        from .easyocr import english_g2_manifest_extras
+
+        if charset:
+            raise WeightFormatError("--charset is for PaddleOCR models; EasyOCR english_g2's charset is built in")
+        tensors, arch, info = onnx_to_layers(src, height=height or 64, merge=merge)
+        extras = english_g2_manifest_extras()
+        if info["softmax"]:
+            extras["decode"]["output"] = "probs"
+        arch["name"] = "crnn_vgg"
+        attribution = EASYOCR_ATTRIBUTION
+    else:
+        raise WeightFormatError(f"unknown preset {preset!r}; use 'ppocr' or 'easyocr'")
+    n_classes = len(extras["charset"]["chars"]) + 1
+    if info["classes"] != n_classes:
+        raise WeightFormatError(
+            f"{src}: the network outputs {info['classes']} classes but the charset gives {n_classes} (blank included); "
+            "wrong key file or preset?"
+        )
+    return tensors, arch, extras, attribution
