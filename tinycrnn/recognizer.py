@@ -3,17 +3,20 @@
 Lines are bucketed by their padded width so each forward pass batches lines that would be
 padded identically on their own: a line's result never depends on what it was batched with.
 """
+import dataclasses
 import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from .decode import Decoded, ctc_greedy, softmax
-from .errors import InputTypeError
+from .errors import InputTypeError, WeightFormatError
 from .image_io import MAX_PIXELS, ImageSource, load_image
 from .preprocess import LineSpec, line_ratio, pad_lines, resize_line, target_width
 
 DEFAULT_BATCH_SIZE = 8
+#: Line-confidence rules a model file may name (docs/DECODING.md): EasyOCR's, PaddleOCR's.
+CONFIDENCE_RULES = ("prod_max_prob_pow_2_over_sqrt_n", "mean_max_prob")
 
 
 class Recognizer:
@@ -46,6 +49,11 @@ class Recognizer:
 
         self.model = model if isinstance(model, Model) else load_model(model, backend=backend)
         self.spec = LineSpec.from_manifest(self.model.manifest)
+        self.confidence_rule = self.model.manifest["decode"].get("confidence", CONFIDENCE_RULES[0])
+        if self.confidence_rule not in CONFIDENCE_RULES:
+            raise WeightFormatError(
+                f"{self.model.name}: decode.confidence {self.confidence_rule!r} unknown; known: {', '.join(CONFIDENCE_RULES)}"
+            )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InputTypeError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
@@ -124,10 +132,16 @@ class Recognizer:
         """Decode one line's (T, K) probabilities with the recognizer's decoder options."""
         opts = {**self.decode_options, **self._compile_lexicon(dict(decode_options))}
         if not opts or opts == {"decoder": "greedy"}:
-            return ctc_greedy(probs, self.model.charset, self.model.blank_index)
-        from .decode import decode
+            res = ctc_greedy(probs, self.model.charset, self.model.blank_index)
+        else:
+            from .decode import decode
 
-        return decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
+            res = decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
+        if self.confidence_rule == "mean_max_prob":
+            # NOTE: PaddleOCR's rule: mean probability at the first step of each character's span
+            first = [float(probs[s, k]) for k, (s, _) in zip(res.labels, res.spans)]
+            res = dataclasses.replace(res, confidence=sum(first) / len(first) if first else 0.0)
+        return res
 
 
 def group_by_width(widths: Sequence[int], batch_size: int) -> List[List[int]]:
