@@ -96,13 +96,14 @@ def score(preds, labels, norm):
     return 100.0 * exact / len(keys), dist / max(total, 1), len(keys)
 
 
-def latency(model_path, onnx_path, reps):
+def latency(model_paths, onnx_path, reps):
+    """Median-ready samples for each tinycrnn model and onnxruntime, interleaved in one loop."""
     import tinycrnn
 
-    m = tinycrnn.load_model(model_path, backend="numba")
+    models = [tinycrnn.load_model(p, backend="numba") for p in model_paths]
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 320)).astype(np.float32)
     t0 = time.perf_counter()
-    m.forward(x)
+    models[0].forward(x)
     first = time.perf_counter() - t0
     sess = None
     if onnx_path and os.path.exists(onnx_path):
@@ -113,22 +114,18 @@ def latency(model_path, onnx_path, reps):
         so.log_severity_level = 3
         sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
+    runs = [m.forward for m in models] + ([lambda v: sess.run(None, {name: v})] if sess else [])
     for _ in range(5):
-        m.forward(x)
-        if sess:
-            sess.run(None, {name: x})
-    tc, to, cc, co = [], [], [], []
-    for _ in range(reps):  # interleaved so both see the same machine load
-        t, c = time.perf_counter(), time.process_time()
-        m.forward(x)
-        tc.append(time.perf_counter() - t)
-        cc.append(time.process_time() - c)
-        if sess:
+        for f in runs:
+            f(x)
+    samples = [([], []) for _ in runs]
+    for _ in range(reps):  # interleaved so every model sees the same machine load
+        for f, (wall, cpu) in zip(runs, samples):
             t, c = time.perf_counter(), time.process_time()
-            sess.run(None, {name: x})
-            to.append(time.perf_counter() - t)
-            co.append(time.process_time() - c)
-    return first, (tc, cc), (to, co)
+            f(x)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+    return first, samples[: len(models)], (samples[-1] if sess else ([], []))
 
 
 def _zh_report(preds, labels, paths):
@@ -151,7 +148,10 @@ def main(argv=None):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     shared = os.path.join(os.path.dirname(here), "shared")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(here, "weights", "ppocrv2_zh.tcrnn"))
+    ap.add_argument("--model", default=os.path.join(here, "weights", "ppocrv2_zh.tcrnn"),
+                    help="model name or .tcrnn path (e.g. ppocrv2_zh-int8)")
+    ap.add_argument("--latency-models", default=None,
+                    help="comma-separated models timed side by side with onnxruntime (default: --model)")
     ap.add_argument("--data", default=os.path.join(shared, "data"))
     ap.add_argument("--onnx", default=os.path.join(shared, "models", "ppocrv2-rec-ch", "ch_PP-OCRv2_rec_infer.onnx"))
     ap.add_argument("--margins", default="0,64", help="right_margin values to evaluate (comma separated)")
@@ -214,16 +214,18 @@ def main(argv=None):
             import tinycrnn.kernels.conv as kconv
 
             kconv.HAS_AVX512 = False  # experiment: groups == 1 convs on the im2col + SGEMM path
-        first, tc, to = latency(args.model, args.onnx, args.reps)
+        names = args.latency_models.split(",") if args.latency_models else [args.model]
+        first, tcs, to = latency(names, args.onnx, args.reps)
         print(f"latency 1x3x32x320, {os.environ.get('OPENBLAS_NUM_THREADS', '?')} BLAS thread(s), "
               f"{'SGEMM' if args.conv_gemm else 'default'} conv path: first call {first * 1000:.0f} ms")
-        for label, (wall, cpu) in (("tinycrnn FP32", tc), ("onnxruntime", to)):
+        for label, (wall, cpu) in list(zip(names, tcs)) + [("onnxruntime", to)]:
             if wall:
-                print(f"  {label:14s} wall min {min(wall) * 1000:6.2f} median {np.median(wall) * 1000:6.2f} | "
+                print(f"  {label:20s} wall min {min(wall) * 1000:6.2f} median {np.median(wall) * 1000:6.2f} | "
                       f"CPU min {min(cpu) * 1000:6.2f} median {np.median(cpu) * 1000:6.2f} ms")
         if to[0]:
-            print(f"  ratio tinycrnn/onnxruntime: wall median {np.median(tc[0]) / np.median(to[0]):.2f}x, "
-                  f"CPU median {np.median(tc[1]) / np.median(to[1]):.2f}x")
+            for label, tc in zip(names, tcs):
+                print(f"  ratio {label}/onnxruntime: wall median {np.median(tc[0]) / np.median(to[0]):.2f}x, "
+                      f"CPU median {np.median(tc[1]) / np.median(to[1]):.2f}x")
 
 
 if __name__ == "__main__":

@@ -108,3 +108,60 @@ def test_softmax_op_needs_a_sequence():
     assert op.out_shape((80, 6625)) == (80, 6625)
     with pytest.raises(WeightFormatError, match="sequence"):
         get_op("softmax")({"op": "softmax"}, {}, (3, 32, 100), NB)
+
+
+@given(st.integers(1, 3), st.integers(1, 12), st.integers(1, 300), st.integers(0, 2**31 - 1))
+def test_softmax_in_place_matches_reference(n, t, k, seed):
+    x = (np.random.default_rng(seed).standard_normal((n, t, k)) * 8).astype(np.float32)
+    want = REF.softmax(x)
+    y = x.copy()
+    assert NB.softmax(y, out=y) is y
+    np.testing.assert_allclose(y, want, rtol=0, atol=SOFTMAX_ATOL)
+    y = x.copy()
+    np.testing.assert_allclose(REF.softmax(y, out=y), want, rtol=0, atol=0)
+
+
+@st.composite
+def pointwise_cases(draw):
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 70)), draw(st.integers(1, 70))
+    h, w = draw(st.integers(1, 4)), draw(st.integers(1, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    x = (rng.standard_normal((n, c, h, w)) * rng.uniform(0.1, 10, (n, 1, 1, 1))).astype(np.float32)
+    weight = rng.standard_normal((o, c, 1, 1)).astype(np.float32)
+    bias = rng.standard_normal(o).astype(np.float32) if draw(st.booleans()) else None
+    return x, weight, bias, draw(st.sampled_from(["none", "relu", "hardswish", "hardsigmoid"]))
+
+
+@given(pointwise_cases())
+def test_pointwise_fp32_numba_matches_reference(case):
+    """1x1 stride-1 convs take the per-line SGEMM path for every batch size."""
+    x, w, b, act = case
+    np.testing.assert_allclose(NB.conv2d(x, w, b, act=act), REF.conv2d(x, w, b, act=act),
+                               rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+
+
+@given(pointwise_cases())
+def test_pointwise_int8_numba_matches_reference(case):
+    """Signed int8 pointwise conv: integer products exact, float epilogue to rounding (FMA contraction)."""
+    from tinycrnn.quant import quantize_rows
+
+    x, w, b, act = case
+    w_q, w_scale = quantize_rows(w)
+    want = REF.pointwise_int8(x, REF.pack_pointwise_int8(w_q, w_scale), b, act)
+    got = NB.pointwise_int8(x, NB.pack_pointwise_int8(w_q, w_scale), b, act)
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    # a line's result never depends on its batch (per-line scales)
+    np.testing.assert_array_equal(NB.pointwise_int8(x[-1:], NB.pack_pointwise_int8(w_q, w_scale), b, act), got[-1:])
+
+
+def test_pointwise_int8_reference_is_dequantised_fp32_within_int8_error():
+    from tinycrnn.quant import quantize_rows
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 64, 4, 40)).astype(np.float32)
+    w = rng.standard_normal((32, 64, 1, 1)).astype(np.float32)
+    w_q, w_scale = quantize_rows(w)
+    got = REF.pointwise_int8(x, (w_q, w_scale), None, "none")
+    want = REF.conv2d(x, w, None)
+    nmse = float(((got - want) ** 2).sum() / (want ** 2).sum())
+    assert nmse < 1e-3

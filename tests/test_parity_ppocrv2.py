@@ -89,3 +89,20 @@ def test_ppocrv2_cli_read(capsys):
     rc = main(["read", "--model", "ppocrv2_zh", os.path.join(GOLDEN, "zh.png")])
     assert rc in (0, None)
     assert "中文识别测试123" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_ppocrv2_int8_reads_golden_lines_as_fp32(backend):
+    """weights/ppocrv2_zh_int8.tcrnn: same greedy text as FP32 on every golden line, NMSE bounded."""
+    import tinycrnn
+    from tolerances import INT8_PPOCR_PROBS_NMSE
+
+    fp32 = tinycrnn.load_model("ppocrv2_zh", backend=backend)
+    int8 = tinycrnn.load_model("ppocrv2_zh-int8", backend=backend)
+    assert int8.manifest["quant"]["quant_version"] == 1
+    for sample in _expected():
+        x = np.load(os.path.join(GOLDEN, sample["file"].replace(".png", ".npz")))["x"]
+        want, got = fp32.forward(x)[0], int8.forward(x)[0]
+        assert ctc_greedy(got, int8.charset, int8.blank_index).text == ctc_greedy(want, fp32.charset, fp32.blank_index).text
+        nmse = float(((got - want) ** 2).sum() / (want ** 2).sum())
+        assert nmse <= INT8_PPOCR_PROBS_NMSE, (sample["file"], nmse)

@@ -129,7 +129,8 @@ def weights_dirs() -> List[str]:
 #: one meets the INT8 issue's accuracy bar (benchmarks/RESULTS.md, "INT8 and FP32 kernels").
 ALIASES = {"english_g2": "english_g2", "en": "english_g2", "english_g2-fp32": "english_g2",
            "english_g2-int8": "english_g2_int8",
-           "ppocrv2_zh": "ppocrv2_zh", "ppocrv2": "ppocrv2_zh", "zh": "ppocrv2_zh", "ch": "ppocrv2_zh"}
+           "ppocrv2_zh": "ppocrv2_zh", "ppocrv2": "ppocrv2_zh", "zh": "ppocrv2_zh", "ch": "ppocrv2_zh",
+           "ppocrv2_zh-fp32": "ppocrv2_zh", "ppocrv2_zh-int8": "ppocrv2_zh_int8"}
 
 
 def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> str:

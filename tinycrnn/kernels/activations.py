@@ -32,6 +32,17 @@ def _bias_act_scatter(y, bias, code, out):
 
 
 @njit(**NUMBA_FLAGS)
+def _bias_act_planes(y, bias, code):
+    # y (N, O, P) in place: y[n, o, p] = act(y[n, o, p] + bias[o])
+    n, o_len, p_len = y.shape
+    for b in range(n):
+        for o in range(o_len):
+            bo = bias[o]
+            for p in range(p_len):
+                y[b, o, p] = _act(y[b, o, p] + bo, code)
+
+
+@njit(**NUMBA_FLAGS)
 def _bias_act_rows(y, bias, code):
     # y (M, O) in place: y[m, o] = act(y[m, o] + bias[o])
     m_len, o_len = y.shape

@@ -125,10 +125,14 @@ def se_ref(
     return (x * gate[:, :, None, None]).astype(np.float32)
 
 
-def softmax_ref(x: np.ndarray) -> np.ndarray:  # (..., K) float32 -> (..., K) float32
-    """Softmax over the last axis, max-subtracted, in float32."""
+def softmax_ref(x: np.ndarray, out=None) -> np.ndarray:  # (..., K) float32 -> (..., K) float32
+    """Softmax over the last axis, max-subtracted, in float32 (into ``out`` when given; may be ``x``)."""
     z = np.exp(x - x.max(axis=-1, keepdims=True))
-    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+    y = (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 # ---- int8 twins (quant_version 1; conventions in tinycrnn/quant.py) --------------------------
@@ -174,6 +178,31 @@ def conv2d_int8_ref(
     if bias is not None:
         y += bias.reshape(1, -1, 1, 1)
     return activate_ref(y, act)
+
+
+def pointwise_int8_ref(
+    x: np.ndarray,  # (N, C, H, W) float32, any sign
+    w_q: np.ndarray,  # (O, C, 1, 1) int8
+    w_scale: np.ndarray,  # (O,) float32
+    bias,  # (O,) float32 or None
+    act: str = "none",
+) -> np.ndarray:  # (N, O, H, W) float32
+    """1x1 stride-1 conv, dynamic symmetric int8 input with one scale per pixel (``s[n, p] =
+    max_c |x[n, c, p]| / 127``) x int8 weights -> int32 ``acc``, then ``acc * (s[n, p] * w_scale[o])
+    + bias[o]`` and ``act``."""
+    from ..quant import QMAX, inv_scale, quantize
+
+    n, c, h, w = x.shape
+    xp = x.reshape(n, c, h * w)
+    s = (np.abs(xp).max(axis=1) / np.float32(QMAX)).astype(np.float32)  # (N, P)
+    inv = np.vectorize(inv_scale, otypes=[np.float32])(s)
+    x_q = np.clip(np.rint(xp * inv[:, None, :]), -QMAX, QMAX).astype(np.int8)
+    acc = np.einsum("oc,ncp->nop", w_q.reshape(w_q.shape[0], c).astype(np.int64),
+                    x_q.reshape(n, c, h * w).astype(np.int64)).astype(np.int32)
+    y = acc.astype(np.float32) * (s[:, None, :] * w_scale[None, :, None])
+    if bias is not None:
+        y += bias.reshape(1, -1, 1)
+    return activate_ref(y.reshape(n, -1, h, w), act)
 
 
 def quantize_lines_ref(x: np.ndarray):  # (N, ...) float32 -> ((N, ...) int8, (N,) float32 scale)

@@ -1,8 +1,10 @@
 """conv2d: convolution with optional bias, optional groups and a fused activation.
 
-``"quant": "int8"`` layers (groups == 1, non-negative input) hold ``{name}.w_q`` int8
-(O, C, kh, kw) and ``.w_scale`` (O,) float32 instead of ``.weight``; inputs are quantised to
-uint8 per line at run time (``tinycrnn.quant``).
+``"quant": "int8"`` layers (groups == 1) hold ``{name}.w_q`` int8 (O, C, kh, kw) and ``.w_scale``
+(O,) float32 instead of ``.weight``; inputs are quantised per line at run time (``tinycrnn.quant``):
+to uint8 with zero-point 0 (the input must be non-negative, e.g. post-ReLU), except pointwise convs
+(1x1, stride 1, no padding), whose inputs may have any sign (PP-OCR's follow HardSwish) and are
+quantised to symmetric int8 with one scale per pixel.
 """
 import numpy as np
 
@@ -34,7 +36,11 @@ class Conv2d(Op):
         if self.quant == "int8":
             w_q = self.tensor(tensors, "w_q", (self.out, c) + self.k, dtype=np.int8)
             self.w_scale = np.ascontiguousarray(self.tensor(tensors, "w_scale", (self.out,)))
-            self.weight = self.kernels.pack_conv_int8(w_q)
+            self.pointwise = self.k == (1, 1) and self.s == (1, 1) and self.p == (0, 0)
+            if self.pointwise:
+                self.weight = self.kernels.pack_pointwise_int8(w_q, self.w_scale)
+            else:
+                self.weight = self.kernels.pack_conv_int8(w_q)
         else:
             weight = self.tensor(tensors, "weight", (self.out, c // self.groups) + self.k)
             self.weight = self.kernels.pack_conv(weight, self.groups)
@@ -48,6 +54,8 @@ class Conv2d(Op):
         )
 
     def __call__(self, x):
+        if self.quant == "int8" and self.pointwise:
+            return self.kernels.pointwise_int8(x, self.weight, self.bias, self.act)
         if self.quant == "int8":
             return self.kernels.conv2d_int8(x, self.weight, self.w_scale, self.bias, self.s, self.p, self.act)
         return self.kernels.conv2d(x, self.weight, self.bias, self.s, self.p, self.groups, self.act)

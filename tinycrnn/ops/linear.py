@@ -23,7 +23,7 @@ class Linear(Op):
             w_q = self.tensor(tensors, "w_q", (self.out, in_shape[1]), dtype=np.int8)
             self.weight = self.kernels.pack_linear_int8(w_q, self.tensor(tensors, "w_scale", (self.out,)))
         elif self.quant == "none":
-            self.weight = self.tensor(tensors, "weight", (self.out, in_shape[1]))
+            self.weight = self.kernels.pack_linear(self.tensor(tensors, "weight", (self.out, in_shape[1])))
         else:
             raise WeightFormatError(f"layer {self.name!r}: quant {self.quant!r} unsupported (none, int8)")
 

@@ -22,7 +22,7 @@ MAX_PAGE_PIXELS = 40_000_000
 #: Encoded page files larger than this are refused.
 MAX_PAGE_BYTES = 256 << 20
 #: The page models tried in order when ``model`` is not given (chosen by benchmarks/eval_pages.py).
-DEFAULT_MODELS = ("ppocrv2_zh", "english_g2")
+DEFAULT_MODELS = ("ppocrv2_zh_int8", "ppocrv2_zh", "english_g2")
 #: Recognition-crop steps per model, chosen by benchmarks/ablation_preprocess.py.
 CROP_STEPS: Dict[str, str] = {}
 
