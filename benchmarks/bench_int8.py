@@ -115,6 +115,9 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--fp32", default="english_g2-fp32")
     ap.add_argument("--int8", default="english_g2-int8")
+    ap.add_argument("--also", default="", metavar="MODELS",
+                    help="comma-separated extra tinycrnn models (names or .tcrnn paths) timed in the same rounds, "
+                         "e.g. an int8 variant with some layers kept FP32")
     ap.add_argument("--json", action="store_true", help="append to benchmarks/results/<cpu>.jsonl")
     args = ap.parse_args(argv)
     set_threads(args.threads)
@@ -126,7 +129,8 @@ def main(argv=None):
     engines.update(ort_engine(args.threads))
     engines.update(torch_engines(args.threads))
     models = {}
-    for key, name in (("tinycrnn-fp32", args.fp32), ("tinycrnn-int8", args.int8)):
+    extra = [(f"tc:{os.path.splitext(os.path.basename(n))[0]}", n) for n in args.also.split(",") if n]
+    for key, name in [("tinycrnn-fp32", args.fp32), ("tinycrnn-int8", args.int8)] + extra:
         m = tinycrnn.load_model(name, backend="numba")
         t = time.perf_counter()
         m.forward(np.zeros((1, 1, 64, 64), np.float32))

@@ -107,11 +107,14 @@ def test_convert_int8_reproduces_shipped_int8_model_and_prints_worst_error(tmp_p
     from tinycrnn.modelfile import read_model
 
     dst = str(tmp_path / "g2_int8.tcrnn")
+    shipped = read_model(resolve_model_path(INT8_MODEL))
+    q = shipped.manifest["quant"]  # the options the shipped file was converted with
+    options = ["--weight-rounding", q.get("weight_rounding", "nearest"), "--fp32-layers", ",".join(q.get("fp32_layers", []))]
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst, "--int8",
-                        "--name", "english_g2_int8"], capture_output=True, text=True, timeout=600)
+                        "--name", "english_g2_int8"] + options, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     assert "worst per-tensor quantisation error" in p.stdout
-    new, shipped = read_model(dst), read_model(resolve_model_path(INT8_MODEL))
+    new = read_model(dst)
     assert new.manifest["arch"] == shipped.manifest["arch"] and set(new.tensors) == set(shipped.tensors)
     for k in new.tensors:
         np.testing.assert_array_equal(new.tensors[k], shipped.tensors[k], err_msg=k)
@@ -140,3 +143,48 @@ def test_int8_line_result_does_not_depend_on_its_batch(backend):
     together = m.forward(x)
     for i in range(x.shape[0]):
         np.testing.assert_array_equal(m.forward(x[i : i + 1])[0], together[i])
+
+
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=3, max_side=9), elements=finite))
+def test_mse_scale_rows_never_worse_than_max_scale(w):
+    from tinycrnn.convert.quantize import mse_scale_rows
+
+    s_mse = mse_scale_rows(w)
+    _, s_max = quantize_rows(w)
+    assert s_mse.dtype == np.float32 and (s_mse <= s_max).all()
+    flat = w.reshape(w.shape[0], -1)
+
+    def row_err(s):
+        return np.array([((dequantize(quantize(r, x), x) - r).astype(np.float64) ** 2).sum() for r, x in zip(flat, s)])
+
+    assert (row_err(s_mse) <= row_err(s_max) * (1 + 1e-6) + 1e-30).all()
+
+
+def test_gptq_rows_lowers_output_error_on_correlated_inputs():
+    from tinycrnn.convert.quantize import gptq_rows, mse_scale_rows
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2000, 48)) @ rng.standard_normal((48, 48))).astype(np.float32)  # correlated inputs
+    w = rng.standard_normal((16, 48)).astype(np.float32)
+    s = mse_scale_rows(w)
+    q_near = np.stack([quantize(r, x_) for r, x_ in zip(w, s)])
+    q_gptq = gptq_rows(w, s, x.T.astype(np.float64) @ x)
+    assert q_gptq.dtype == np.int8 and np.abs(q_gptq.astype(np.int32)).max() <= QMAX
+
+    def out_err(q):
+        return float(np.linalg.norm(x @ (dequantize(q, s[:, None]) - w).T))
+
+    assert out_err(q_gptq) < 0.8 * out_err(q_near)
+
+
+def test_quantize_model_unknown_fp32_layer_and_rounding_are_errors():
+    from tinycrnn.convert.quantize import quantize_model
+    from tinycrnn.engine import resolve_model_path
+    from tinycrnn.errors import TinyCRNNError
+    from tinycrnn.modelfile import read_model
+
+    mf = read_model(resolve_model_path(FP32_MODEL))
+    with pytest.raises(TinyCRNNError, match="no layer named"):
+        quantize_model(dict(mf.tensors), mf.manifest, [], keep_fp32=["cnn.99"])
+    with pytest.raises(TinyCRNNError, match="weight_rounding"):
+        quantize_model(dict(mf.tensors), mf.manifest, [], weight_rounding="stochastic")

@@ -31,11 +31,19 @@ def main(argv=None) -> int:
                     help="ONNX: merge consecutive linears (auto: only when it saves multiply-adds)")
     ap.add_argument("--int8", action="store_true", help="int8 weights + calibrated activation scales (tinycrnn.quant)")
     ap.add_argument("--calibration", metavar="DIR", help="--int8: line images to calibrate on (default: built-in rendered lines)")
+    ap.add_argument("--weight-rounding", choices=("nearest", "mse", "gptq", "gptq_conv"), default="nearest",
+                    help="--int8: nearest = max|row|/127 scales, round half even; mse = per-row clip with the least "
+                         "squared error; gptq = mse scales + GPTQ error feedback on the calibration inputs (slower); "
+                         "gptq_conv = gptq for convs, mse for LSTM/linear (english_g2's shipped int8 file)")
+    ap.add_argument("--fp32-layers", metavar="NAMES", default="",
+                    help="--int8: comma-separated layer names to keep in FP32 (e.g. head,rnn.1.proj)")
     args = ap.parse_args(argv)
     try:
         manifest = convert_checkpoint(args.src, args.dst, name=args.name, charset=args.charset, preset=args.preset,
                                       height=args.height, right_margin=args.right_margin,
-                                      merge_linears=args.merge_linears, int8=args.int8, calibration=args.calibration)
+                                      merge_linears=args.merge_linears, int8=args.int8, calibration=args.calibration,
+                                      weight_rounding=args.weight_rounding,
+                                      fp32_layers=[n for n in args.fp32_layers.split(",") if n])
         from tinycrnn import load_model
 
         model = load_model(args.dst, backend="numpy")

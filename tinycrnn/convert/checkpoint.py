@@ -4,7 +4,7 @@ Conversion-time code only; ``import tinycrnn`` never imports it.
 """
 import hashlib
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from .._version import __version__
 from ..errors import WeightFormatError
@@ -35,6 +35,8 @@ def convert_checkpoint(
     merge_linears: str = "auto",
     int8: bool = False,
     calibration: Optional[str] = None,
+    weight_rounding: str = "nearest",
+    fp32_layers: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """Convert ``src`` (an EasyOCR ``.pth`` or an ONNX recogniser) into the model file ``dst``.
 
@@ -54,6 +56,8 @@ def convert_checkpoint(
         int8: quantise matrices to int8 and calibrate activations (:mod:`.quantize`); the
             manifest's ``quant.worst_weight_error`` names the worst-quantised tensor.
         calibration: ``int8`` only: a directory of line images (default: built-in rendered lines).
+        weight_rounding: ``int8`` only: ``"nearest"``, ``"mse"`` or ``"gptq"`` (:func:`.quantize.quantize_model`).
+        fp32_layers: ``int8`` only: names of layers to leave in FP32.
 
     Returns:
         The manifest that was written.
@@ -92,7 +96,8 @@ def convert_checkpoint(
         from .quantize import calibration_images, quantize_model
 
         images, source = calibration_images(calibration)
-        tensors, manifest, _ = quantize_model(tensors, manifest, images, source)
+        tensors, manifest, _ = quantize_model(tensors, manifest, images, source, keep_fp32=fp32_layers,
+                                              weight_rounding=weight_rounding)
     write_model(dst, tensors, manifest)
     return manifest
 
