@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     ap.add_argument("--min-token-score", type=float, default=None, help="drop tokens whose mean character confidence is lower")
     ap.add_argument("--no-commas", action="store_true", help="keep the recogniser's '.' for commas")
     ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
+    ap.add_argument("--batch-size", type=int, default=None, help="most line pieces per forward pass")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--dump", default="", help="write each page's predicted lines (text, box) to this JSON file")
     ap.add_argument("--json", action="store_true")
@@ -161,6 +162,8 @@ def main(argv=None) -> int:
         ocr.reader.commas = False
     if args.bucket is not None:
         ocr.reader.bucket = args.bucket
+    if args.batch_size is not None:
+        ocr.reader.batch_size = args.batch_size
     t = time.perf_counter()
     r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump)
     r["wall_s"] = time.perf_counter() - t
