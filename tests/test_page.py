@@ -262,3 +262,13 @@ def test_low_confidence_tokens_are_dropped():
 
     toks = _token_scores("TOTAL 电 12.00", [0.99, 0.98, 0.97, 0.99, 0.99, 1.0, 0.05, 1.0, 0.9, 0.95, 0.99, 0.97, 0.98])
     assert [t for t, c in toks if c >= 0.5] == ["TOTAL", "12.00"]
+
+
+def test_insert_spaces_at_wide_gaps_in_latin_text_only():
+    from tinycrnn.page.reader import insert_spaces
+
+    spans = [(0, 1), (4, 5), (8, 9), (20, 21), (24, 25)]  # pitch 4; a 12-step jump between "c" and "d"
+    text, conf = insert_spaces("abcde", [0.9] * 5, spans, 2.8)
+    assert text == "abc de" and len(conf) == len(text)
+    assert insert_spaces("中文识别测", [0.9] * 5, spans, 2.8)[0] == "中文识别测"
+    assert insert_spaces("ab", [0.9] * 2, spans[:2], 2.8)[0] == "ab"  # too few characters to know the pitch
