@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-commas", action="store_true", help="keep the recogniser's '.' for commas")
     ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
     ap.add_argument("--batch-size", type=int, default=None, help="most line pieces per forward pass")
+    ap.add_argument("--space-gap", type=float, default=None, help="insert word spaces at CTC gaps of this many pitches (0: off)")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--dump", default="", help="write each page's predicted lines (text, box) to this JSON file")
     ap.add_argument("--json", action="store_true")
@@ -164,6 +165,8 @@ def main(argv=None) -> int:
         ocr.reader.bucket = args.bucket
     if args.batch_size is not None:
         ocr.reader.batch_size = args.batch_size
+    if args.space_gap is not None:
+        ocr.reader.space_gap = args.space_gap
     t = time.perf_counter()
     r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump)
     r["wall_s"] = time.perf_counter() - t

@@ -86,3 +86,13 @@ def test_cli_bench_bad_arguments_exit_2():
     assert p.returncode == 2 and "Traceback" not in p.stderr
     p = run("bench", os.path.join(SAMPLES, "nope.png"), "--runs", "1")
     assert p.returncode == 2 and "nope.png" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bench_format_compare_ratios_on_median_and_min():
+    from tinycrnn.bench import format_compare
+
+    rows = [{"input": "w256", "engine": e, "shape": [1, 1, 64, 256], "median": med, "min": lo}
+            for e, med, lo in (("tinycrnn", 10.0, 9.0), ("onnxruntime", 8.0, 4.5))]
+    text = format_compare({"engines": ["tinycrnn", "onnxruntime"], "rows": rows, "notes": [], "threads": 1, "runs": 5})
+    ratio_lines = [line for line in text.splitlines() if line.startswith("w256") and "x" in line.split()[-1]]
+    assert [line.split()[-1] for line in ratio_lines] == ["0.80x", "0.50x"]

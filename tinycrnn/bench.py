@@ -336,22 +336,16 @@ def format_compare(cmp: Dict[str, Any]) -> str:
             r = by.get((n, e), {})
             cells.append(f" {r['median'] / b:13.2f}" if "median" in r else f" {'failed':>13}")
         out.append(f"{n:<22} {shapes[n]:<14}" + "".join(cells))
-    out += ["", "peer time / tinycrnn time (above 1: tinycrnn is faster)", head]
-    for n in names:
-        base = by.get((n, "tinycrnn"), {}).get("median")
-        cells = []
-        for e in engines:
-            r = by.get((n, e), {})
-            cells.append(f" {r['median'] / base:12.2f}x" if "median" in r and base else f" {'-':>13}")
-        out.append(f"{n:<22} {shapes[n]:<14}" + "".join(cells))
-    out += ["", "the same ratio on the fastest run (min; less sensitive to other load on a shared machine)", head]
-    for n in names:
-        base = by.get((n, "tinycrnn"), {}).get("min")
-        cells = []
-        for e in engines:
-            r = by.get((n, e), {})
-            cells.append(f" {r['min'] / base:12.2f}x" if "min" in r and base else f" {'-':>13}")
-        out.append(f"{n:<22} {shapes[n]:<14}" + "".join(cells))
+    for stat, title in (("median", "peer time / tinycrnn time (above 1: tinycrnn is faster)"),
+                        ("min", "the same ratio on the fastest run (min; less sensitive to other load on a shared machine)")):
+        out += ["", title, head]
+        for n in names:
+            base = by.get((n, "tinycrnn"), {}).get(stat)
+            cells = []
+            for e in engines:
+                r = by.get((n, e), {})
+                cells.append(f" {r[stat] / base:12.2f}x" if stat in r and base else f" {'-':>13}")
+            out.append(f"{n:<22} {shapes[n]:<14}" + "".join(cells))
     diffs = {}
     for r in cmp["rows"]:
         if r.get("max_abs_diff") is not None and r["engine"] != "tinycrnn":
