@@ -135,10 +135,12 @@ def main(argv=None) -> int:
     ap.add_argument("--max-ratio", type=float, default=10.0)
     ap.add_argument("--right-margin", type=int, default=None)
     ap.add_argument("--gap", type=float, default=None, help="detector gap (text heights)")
+    ap.add_argument("--dash-gap", type=float, default=None, help="erase dashed separators with gaps up to this many text heights (0: solid rules only)")
+    ap.add_argument("--second-look", type=float, default=None, help="re-read lines under this confidence from a trimmed crop (0: off)")
     ap.add_argument("--recover", type=int, default=None)
     ap.add_argument("--x-scale", type=float, default=None)
     ap.add_argument("--min-token-score", type=float, default=None, help="drop tokens whose mean character confidence is lower")
-    ap.add_argument("--no-commas", action="store_true", help="keep the recogniser's '.' for commas")
+    ap.add_argument("--no-commas", action="store_true", help="no comma handling: keep the recogniser's '.' and do not erase commas before reading")
     ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
     ap.add_argument("--batch-size", type=int, default=None, help="most line pieces per forward pass")
     ap.add_argument("--space-gap", type=float, default=None, help="insert word spaces at CTC gaps of this many pitches (0: off)")
@@ -148,10 +150,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     kw = dict(deskew=not args.no_deskew, crop_steps=args.crop_steps, max_ratio=args.max_ratio,
               right_margin=args.right_margin)
-    if args.gap is not None:
+    if args.gap is not None or args.dash_gap is not None:
         from tinycrnn.page.detect import LineDetector
 
-        kw["detector"] = LineDetector(gap=args.gap)
+        det_kw = {k: v for k, v in (("gap", args.gap), ("dash_gap", args.dash_gap)) if v is not None}
+        kw["detector"] = LineDetector(**det_kw)
     ocr = make_ocr(args.model, **kw)
     if args.recover is not None:
         ocr.reader.recover = args.recover
@@ -159,6 +162,8 @@ def main(argv=None) -> int:
         ocr.reader.x_scale = args.x_scale
     if args.min_token_score is not None:
         ocr.reader.min_token_score = args.min_token_score
+    if args.second_look is not None:
+        ocr.second_look = args.second_look
     if args.no_commas:
         ocr.reader.commas = False
     if args.bucket is not None:

@@ -268,7 +268,73 @@ def test_insert_spaces_at_wide_gaps_in_latin_text_only():
     from tinycrnn.page.reader import insert_spaces
 
     spans = [(0, 1), (4, 5), (8, 9), (20, 21), (24, 25)]  # pitch 4; a 12-step jump between "c" and "d"
-    text, conf = insert_spaces("abcde", [0.9] * 5, spans, 2.8)
-    assert text == "abc de" and len(conf) == len(text)
+    text, conf, sp = insert_spaces("abcde", [0.9] * 5, spans, 2.8)
+    assert text == "abc de" and len(conf) == len(text) == len(sp)
+    assert sp[3] == sp[4] == (20, 21)  # the inserted space takes the next character's span
     assert insert_spaces("中文识别测", [0.9] * 5, spans, 2.8)[0] == "中文识别测"
     assert insert_spaces("ab", [0.9] * 2, spans[:2], 2.8)[0] == "ab"  # too few characters to know the pitch
+
+
+def _line_crop(text, scale=1.0, thick=2):
+    w = cv2.getTextSize(text, FONT, scale, thick)[0][0]
+    crop = np.full((44, w + 20, 3), 255, np.uint8)
+    cv2.putText(crop, text, (10, 32), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    return crop
+
+
+def test_erase_commas_paints_out_commas_but_not_full_stops_or_decimal_points():
+    from tinycrnn.page.split import erase_commas
+
+    printed = "JALAN, BESAR. 12.50,"
+    crop = _line_crop(printed)
+    cleaned, cols = erase_commas(crop)
+    spans = _glyph_spans(printed, scale=1.0)
+    want = [(a + b) / 2.0 for (a, b), ch in zip(spans, printed) if ch == ","]
+    assert len(cols) == 2 and all(abs(c - w) < 6 for c, w in zip(cols, want)), (cols, want)
+    changed = np.flatnonzero((cleaned != crop).any(axis=(0, 2)))
+    for (a, b), ch in zip(spans, printed):
+        hit = ((changed >= a) & (changed < b)).any()
+        assert hit == (ch == ","), (ch, a, b)
+    plain = _line_crop("TOTAL 12.50")
+    assert erase_commas(plain)[1] == [] and erase_commas(plain)[0] is plain
+
+
+def test_insert_commas_puts_marks_after_the_character_left_of_them():
+    from tinycrnn.page.split import insert_commas
+
+    text = "NO 290 JALAN"
+    spans = [(i, i + 1) for i in range(len(text))]  # one column per step, character i at column i + 0.5
+    out, conf, sp = insert_commas(text, [0.9] * len(text), spans, 1.0, [6.2])
+    assert out == "NO 290, JALAN" and len(conf) == len(sp) == len(out)
+    # between two digits the mark is a decimal point (and a space read there goes)
+    assert insert_commas("0 00", [0.9] * 4, [(0, 1), (1, 2), (2, 3), (3, 4)], 1.0, [1.2])[0] == "0.00"
+    # a full stop the recogniser already put there becomes the comma, not a second mark
+    assert insert_commas("ADJ. X", [0.9] * 6, [(i, i + 1) for i in range(6)], 1.0, [3.8])[0] == "ADJ, X"
+    assert insert_commas("AB", [0.9] * 2, [(0, 1), (1, 2)], 1.0, [])[0] == "AB"
+
+
+def test_commas_survive_a_real_read():
+    """PP-OCRv2 never emits ',': the page reader paints commas out and puts them back."""
+    reader = tinycrnn.OCR().reader
+    crop = _line_crop("NO 290, JALAN AIR PANAS,")
+    assert reader.read([crop])[0][0] == "NO 290, JALAN AIR PANAS,"
+
+
+def test_dashed_separator_under_a_header_is_not_part_of_its_box():
+    img, truth = render([("QTY PRICE AMOUNT", (60, 80)), ("2 3.50 7.00", (60, 160))])
+    y = truth[0][3] + 4  # a dashed rule just under the header row
+    for x in range(40, 700, 14):
+        cv2.line(img, (x, y), (x + 7, y), (0, 0, 0), 2)
+    boxes = LineDetector().detect(img)
+    assert len(boxes) == 2 and all(v >= 0.5 for v in best_ious(boxes, truth))
+    header = min((rect(b) for b in boxes), key=lambda r: r[1])
+    assert header[3] <= y - 1 and header[2] < 690  # neither the dashes' row nor their width
+    solid_only = LineDetector(dash_gap=0).detect(img)
+    assert max(rect(b)[2] for b in solid_only) >= 690  # without the dash pass the dashes join the header
+
+
+def test_second_look_option(ocr):
+    img, _ = render(LINES)
+    assert [l.text for l in tinycrnn.OCR(second_look=0).read(img).lines] == [l.text for l in ocr.read(img).lines]
+    with pytest.raises(InputTypeError):
+        tinycrnn.OCR(second_look=1.5)

@@ -13,6 +13,10 @@ import numpy as np
 
 #: A box is float32 (4, 2): [x, y] corners clockwise from the top-left, in image coordinates.
 Box = np.ndarray
+#: Margins added above and below a line's ink, as fractions of the ink height (see ``LineDetector._pad``).
+PAD_TOP, PAD_BOTTOM = 0.12, 0.03
+#: Box height / ink height (undoes the vertical margins).
+PAD_SCALE = 1.0 + PAD_TOP + PAD_BOTTOM
 
 
 class Detector(Protocol):
@@ -47,13 +51,31 @@ def ink_mask(gray: np.ndarray, block: int, offset: float) -> np.ndarray:
     return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, offset)
 
 
-def remove_rules(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """Erase long thin horizontal and vertical strokes (table rules, separators, frames)."""
+def remove_rules(mask: np.ndarray, min_len: int, dash_gap: int = 0) -> np.ndarray:
+    """Erase long thin horizontal and vertical strokes (table rules, separators, frames).
+
+    With ``dash_gap`` > 0, dashed and dotted separators are erased too: gaps up to ``dash_gap``
+    pixels are closed, and bands at least ``min_len`` long but at most ``min_len / 32`` (>= 2)
+    pixels high are rules. Receipts print such a separator right under a header row; left in,
+    it joins the row's box and is read as ``:``, ``-`` or ``.`` junk (SROIE dev: detection F1
+    0.828 -> 0.847, token F1 +0.004 with the gap at a quarter text height).
+    """
     import cv2
 
     h_rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (min_len, 1)))
     v_rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, min_len)))
-    return cv2.subtract(mask, cv2.bitwise_or(h_rules, v_rules))
+    out = cv2.subtract(mask, cv2.bitwise_or(h_rules, v_rules))
+    if dash_gap < 2:
+        return out
+    closed = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (dash_gap, 1)))
+    bands = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (min_len, 1)))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(bands, connectivity=8)
+    # NOTE: a text row closed this way is a band about a text height tall; a separator is a few pixels
+    thin = np.flatnonzero(st[1:, cv2.CC_STAT_HEIGHT] <= max(2.0, min_len / 32.0)) + 1
+    if thin.size == 0:
+        return out
+    rule = cv2.dilate(np.isin(lab, thin).astype(np.uint8) * 255, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3)))
+    return cv2.subtract(out, rule)
 
 
 def text_height(heights: np.ndarray, widths: np.ndarray) -> float:
@@ -103,11 +125,13 @@ class LineDetector:
         min_height: boxes lower than this many pixels (analysis scale) are dropped.
         mark_reach: a lone narrow mark (``:`` between a label and its value) joins the nearest box
             of its row within this many text heights (0 = never).
+        dash_gap: dashed separators with gaps up to this many text heights are erased (0 = only solid rules).
     """
 
     def __init__(self, max_side: int = 2000, gap: float = 1.0, offset: float = 12.0, min_height: int = 4,
-                 mark_reach: float = 3.0):
+                 mark_reach: float = 3.0, dash_gap: float = 0.25):
         self.max_side = max_side
+        self.dash_gap = dash_gap
         self.mark_reach = mark_reach
         self.gap = gap
         self.offset = offset
@@ -140,7 +164,7 @@ class LineDetector:
         char_h = text_height(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH])
         if char_h == 0:
             return []
-        mask = remove_rules(mask, max(int(4 * char_h), 25))
+        mask = remove_rules(mask, max(int(4 * char_h), 25), int(self.dash_gap * char_h))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         ws, hs, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
         # character-like: not a huge blob (logo, stamp, photo), not a speck
@@ -177,16 +201,18 @@ class LineDetector:
     @staticmethod
     def _plausible(r, char_h: float, scale_pad: bool = False) -> bool:
         # drop specks, dash rows and thin vertical strokes; keep lone ':' and '-' sized marks
-        w, h = r[2] - r[0] - (0.3 * char_h if scale_pad else 0), (r[3] - r[1]) / (1.24 if scale_pad else 1)
+        w, h = r[2] - r[0] - (0.3 * char_h if scale_pad else 0), (r[3] - r[1]) / (PAD_SCALE if scale_pad else 1)
         if h < 0.45 * char_h or w < 0.2 * char_h:
             return False
         return not (h > 1.3 * char_h and w < 0.4 * h)
 
     @staticmethod
     def _pad(x0, y0, x1, y1, char_h, W, H):
-        # NOTE: a small margin: recognisers read tight crops best (PP-OCRv2 loses ~9 points with a 10% border)
-        px, py = 0.15 * char_h, 0.12 * (y1 - y0)
-        return (max(0.0, x0 - px), max(0.0, y0 - py), min(float(W), x1 + px), min(float(H), y1 + py))
+        # NOTE: a small margin: recognisers read tight crops best (PP-OCRv2 loses ~9 points with a 10% border).
+        # It is uneven because the annotated boxes PP-OCRv2 reads best sit ~12% of the ink height above the
+        # ink and hug its bottom: 3% below instead of 12% took SROIE dev token F1 0.860 -> 0.870.
+        px, h = 0.15 * char_h, y1 - y0
+        return (max(0.0, x0 - px), max(0.0, y0 - PAD_TOP * h), min(float(W), x1 + px), min(float(H), y1 + PAD_BOTTOM * h))
 
 
 def attach_marks(rects, char_h: float, reach: float):
@@ -201,7 +227,7 @@ def attach_marks(rects, char_h: float, reach: float):
         return rects
     pad = 0.15 * char_h
     # NOTE: lower than a capital (a lone '1' of a quantity column is a full-height glyph and stays alone)
-    marks = [i for i, r in enumerate(rects) if r[2] - r[0] - 2 * pad < 0.45 * char_h and (r[3] - r[1]) / 1.24 < 0.85 * char_h]
+    marks = [i for i, r in enumerate(rects) if r[2] - r[0] - 2 * pad < 0.45 * char_h and (r[3] - r[1]) / PAD_SCALE < 0.85 * char_h]
     if not marks:
         return rects
     is_mark = set(marks)

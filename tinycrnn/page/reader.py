@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..preprocess import pad_lines, resize_line
-from .split import ink_columns, restore_commas, split_crop
+from .split import erase_commas, ink_columns, insert_commas, restore_commas, split_crop
 
 
 class LineReader:
@@ -30,7 +30,9 @@ class LineReader:
         recover: re-read unread prefixes (see module doc), at most this many times per piece.
         x_scale: squeeze pieces horizontally by this factor before recognition (fewer columns, faster).
         min_token_score: whitespace tokens whose mean character confidence is lower are dropped.
-        commas: turn ``.`` into ``,`` where the glyph has a comma's tail (:func:`~.split.restore_commas`).
+        commas: turn ``.`` into ``,`` where the glyph has a comma's tail (:func:`~.split.restore_commas`),
+            and read lines with their commas painted out, putting them back afterwards
+            (:func:`~.split.erase_commas`: PP-OCRv2 drops everything before a line's last comma).
     """
 
     def __init__(self, recognizer, max_ratio: float = 10.0, right_margin: Optional[int] = None,
@@ -64,7 +66,8 @@ class LineReader:
         """Recognise pieces; per piece (text, confidence, spans, padded width, T, [(token, score)])."""
         import time
 
-        xs = [resize_line(self._squeeze(p), self.spec) for p in pieces]
+        cleaned = [erase_commas(p) if self.commas else (p, []) for p in pieces]
+        xs = [resize_line(self._squeeze(p), self.spec) for p, _ in cleaned]
         widths = [self._widths(x) for x in xs]
         order = sorted(range(len(xs)), key=lambda i: widths[i])
         out: List[Optional[tuple]] = [None] * len(xs)
@@ -88,13 +91,15 @@ class LineReader:
                 T = y.shape[1]
                 keep = min(T, int(math.ceil(T * min(W, widths[i]) / W)))
                 d = self.rec.decode(y[j, :keep])
-                text = d.text
-                if self.commas:
-                    text = restore_commas(pieces[i], text, d.spans, W / float(T) * pieces[i].shape[1] / float(xs[i].shape[2]))
+                text, spans = d.text, d.spans
                 conf = list(d.char_confidences)
-                if self.space_gap > 0 and len(text) == len(d.spans):
-                    text, conf = insert_spaces(text, conf, d.spans, self.space_gap)
-                out[i] = (text, float(d.confidence), d.spans, W, T, _token_scores(text, conf))
+                cols_per_step = W / float(T) * pieces[i].shape[1] / float(xs[i].shape[2])
+                if self.commas:
+                    text = restore_commas(pieces[i], text, spans, cols_per_step)
+                    text, conf, spans = insert_commas(text, conf, spans, cols_per_step, cleaned[i][1])
+                if self.space_gap > 0 and len(text) == len(spans):
+                    text, conf, spans = insert_spaces(text, conf, spans, self.space_gap)
+                out[i] = (text, float(d.confidence), spans, W, T, _token_scores(text, conf))
             self.forward_ms += (t1 - t0) * 1000
             self.decode_ms += (time.perf_counter() - t1) * 1000
             start = stop
@@ -177,21 +182,27 @@ class LineReader:
 def insert_spaces(text: str, conf: List[float], spans, gap: float):
     """Put a space where two consecutive ASCII characters are ``gap`` times the line's median
     character pitch apart (in CTC steps) and the model emitted none: PP-OCRv2 drops many word
-    spaces in Latin text. CJK text, written without spaces, is never touched."""
+    spaces in Latin text. CJK text, written without spaces, is never touched.
+
+    Returns ``(text, conf, spans)`` with one confidence and span per character (an inserted space
+    takes the span of the character after it), so later steps can still locate every character.
+    """
     starts = [s for s, _ in spans]
     pitches = [b - a for a, b in zip(starts, starts[1:])]
     if len(pitches) < 3:
-        return text, conf
+        return text, list(conf), list(spans)
     pitch = float(np.median(pitches))
-    out, oc = [text[0]], [conf[0]]
+    out, oc, sp = [text[0]], [conf[0]], [spans[0]]
     for k in range(1, len(text)):
         a, b = text[k - 1], text[k]
         if starts[k] - starts[k - 1] >= gap * pitch and a.isascii() and b.isascii() and not (a.isspace() or b.isspace()):
             out.append(" ")
             oc.append(1.0)
+            sp.append(spans[k])
         out.append(text[k])
         oc.append(conf[k])
-    return "".join(out), oc
+        sp.append(spans[k])
+    return "".join(out), oc, sp
 
 
 def _token_scores(text: str, char_conf: Sequence[float]) -> List[Tuple[str, float]]:
