@@ -28,6 +28,20 @@ def conv_cases(draw):
 
 
 @st.composite
+def winograd_cases(draw):
+    """Stride 1, groups 1, >= 8 input channels, 3x3 pad 1 or 2x2 pad 0: the convs kernels/conv.py runs as Winograd."""
+    k = draw(st.sampled_from([3, 2]))
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(8, 40)), draw(st.integers(1, 70))
+    h, w = draw(st.integers(1 if k == 3 else 2, 13)), draw(st.integers(1 if k == 3 else 2, 21))
+    act = draw(st.sampled_from(["none", "relu", "hardswish"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    weight = rng.standard_normal((o, c, k, k)).astype(np.float32)
+    bias = rng.standard_normal(o).astype(np.float32) if draw(st.booleans()) else None
+    return x, weight, bias, (1, 1) if k == 3 else (0, 0), act
+
+
+@st.composite
 def pool_cases(draw):
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))

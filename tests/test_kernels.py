@@ -3,9 +3,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies import conv_cases, int8_conv_cases, int8_linear_cases, int8_lstm_cases, lstm_cases, pool_cases
+from strategies import conv_cases, int8_conv_cases, int8_linear_cases, int8_lstm_cases, lstm_cases, pool_cases, winograd_cases
 from tinycrnn.kernels import get_kernels
-from tolerances import KERNEL_ATOL, KERNEL_RTOL, LSTM_ATOL
+from tinycrnn.kernels.microkernel import HAS_AVX512
+from tolerances import KERNEL_ATOL, KERNEL_RTOL, LSTM_ATOL, WINOGRAD_REL
 
 NB = get_kernels("numba")
 REF = get_kernels("numpy")
@@ -18,6 +19,72 @@ def test_conv2d_numba_matches_reference(case):
     want = REF.conv2d(x, w, b, stride, pad, groups, act)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+
+
+def _nhwc(x):
+    """``x`` (N, C, H, W) with NHWC memory, as the Winograd conv path returns activations."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@given(winograd_cases(), st.booleans())
+def test_winograd_conv_matches_direct_reference(case, nhwc_input):
+    from tinycrnn.kernels.conv import ACT_CODES
+    from tinycrnn.kernels.winograd import winograd_conv
+
+    x, w, b, pad, act = case
+    want = REF.conv2d(x, w, b, (1, 1), pad, 1, act)
+    tol = WINOGRAD_REL * float(np.abs(want).max())
+    pk = NB.pack_conv(w, 1)
+    if HAS_AVX512:  # the Winograd kernel itself, whatever the per-call cost model would pick
+        got = winograd_conv(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), pk.wino, b, ACT_CODES[act])
+        np.testing.assert_allclose(got.transpose(0, 3, 1, 2), want, rtol=0, atol=tol)
+    got = NB.conv2d(_nhwc(x) if nhwc_input else x, pk, b, (1, 1), pad, 1, act)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL + tol)
+
+
+@given(conv_cases(), st.integers(8, 12))
+def test_conv2d_numba_nhwc_input_and_wide_direct_path(case, c):
+    # direct path (any kernel, stride, padding) on an NHWC-memory input, with enough channels
+    # that a 3x3 weight carries a Winograd packing too (used only at stride 1, pad 1)
+    x, w, b, stride, pad, _, act = case
+    rng = np.random.default_rng(c)
+    x = rng.standard_normal(x.shape[:1] + (c,) + x.shape[2:]).astype(np.float32)
+    w = rng.standard_normal(w.shape[:1] + (c,) + w.shape[2:]).astype(np.float32)
+    want = REF.conv2d(x, w, b, stride, pad, 1, act)
+    for xin in (x, _nhwc(x)):
+        got = NB.conv2d(xin, NB.pack_conv(w, 1), b, stride, pad, 1, act)
+        wino = stride == (1, 1) and (w.shape[2:], pad) in (((3, 3), (1, 1)), ((2, 2), (0, 0)))
+        tol = WINOGRAD_REL * float(np.abs(want).max()) if wino else 0
+        np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL + tol)
+
+
+@given(st.integers(1, 2), st.integers(1, 40), st.integers(1, 9), st.integers(1, 40), st.sampled_from(["none", "relu"]),
+       st.integers(0, 2**31 - 1))
+def test_conv3x3_single_channel_is_bit_identical_to_the_tile(n, o, h, w, act, seed):
+    # the 1-channel 3x3 loop (english_g2 cnn.0) replaced the im2col + tile path; the INT8 model
+    # quantises its output, so it must reproduce the tile's fma chain exactly
+    from tinycrnn.kernels import conv
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, h, w)).astype(np.float32)
+    pk = NB.pack_conv(rng.standard_normal((o, 1, 3, 3)).astype(np.float32), 1)
+    b = rng.standard_normal(o).astype(np.float32)
+    if not isinstance(pk, conv.PackedConv):
+        return  # no AVX-512: the BLAS path, nothing to compare
+    cols = np.zeros((n, h, -(-w // conv.MR) * conv.MR, 9), np.float32)
+    conv._im2col_nhwc(x, 3, 3, 1, 1, 1, 1, cols)
+    want = np.empty((n, o, h, w), np.float32)
+    conv._conv_direct(cols, 1, 1, np.zeros(1, np.int64), pk.packed, b, conv.ACT_CODES[act], False, want,
+                      np.empty(conv.MR * conv.NR, np.float32))
+    np.testing.assert_array_equal(NB.conv2d(x, pk, b, (1, 1), (1, 1), 1, act), want)
+
+
+@given(pool_cases())
+def test_maxpool2d_nhwc_input_matches_reference_exactly(case):
+    x, k, s, p = case
+    np.testing.assert_array_equal(NB.maxpool2d(_nhwc(x), k, s, p), REF.maxpool2d(x, k, s, p))
+    np.testing.assert_allclose(NB.mean_height(_nhwc(x)), REF.mean_height(x), rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
 
 
 @given(pool_cases())

@@ -20,6 +20,11 @@ KERNEL_RTOL = 1e-4
 KERNEL_ATOL = 1e-4
 #: LSTM outputs are bounded by 1 and sequential errors compound slightly.
 LSTM_ATOL = 1e-4
+#: Winograd conv (F(4x4, 3x3), F(3x3, 2x2)) vs the direct NumPy conv: |a - b| <= WINOGRAD_REL * max|b| over the
+#: output. The transforms (entries 4, 5, 8, 1/24) lose more fp32 bits than a direct sum: measured
+#: worst 8.1e-6 for F(4x4, 3x3) over 300 random cases (C 8-80, standard-normal data; direct fp32 vs
+#: float64: 8.7e-7), 9.1e-7 for F(3x3, 2x2) (200 cases).
+WINOGRAD_REL = 5e-5
 
 # ---- int8 (quant_version 1) -------------------------------------------------------------------
 #: INT8 english_g2 logits vs the PyTorch FP32 reference on tests/data/english_g2, NMSE over a case
@@ -29,7 +34,7 @@ INT8_LOGITS_NMSE = 1e-3
 #: Per-row symmetric int8 weights: relative RMSE ||dq(q(w)) - w|| / ||w|| on Gaussian rows
 #: (uniform rounding error of scale/sqrt(12) with scale = max|w|/127).
 QUANT_ROUNDTRIP_REL_RMSE = 0.02
-#: INT8 PP-OCRv2 (weights/ppocrv2_zh_int8.tcrnn: pointwise convs cnn.14-cnn.26, LSTMs and linears int8)
+#: INT8 PP-OCRv2 (weights/ppocrv2_zh_int8.tcrnn: pointwise convs cnn.10-cnn.26, LSTMs and linears int8)
 #: probabilities vs the FP32 model's on the golden lines in tests/data/ppocrv2, NMSE over a line.
-#: Measured worst case 2.9e-4 (line "en", numpy backend; numba 2.5e-4); ~3.5x headroom.
+#: Measured worst case 3.9e-4 (line "zh", numpy backend; numba 1.6e-4); ~2.5x headroom.
 INT8_PPOCR_PROBS_NMSE = 1e-3

@@ -14,11 +14,9 @@ def _pack_lstm_ref(w_ih, w_hh, b):
 
 
 def _pack_lstm_numba(w_ih, w_hh, b):
-    import numpy as np
+    from .lstm import pack_lstm
 
-    from .lstm import pack_whh
-
-    return (np.ascontiguousarray(w_ih), pack_whh(w_hh), np.ascontiguousarray(b))
+    return pack_lstm(w_ih, w_hh, b)
 
 
 def _pack_conv_ref(weight, groups=1):

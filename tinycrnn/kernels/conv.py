@@ -1,9 +1,19 @@
-"""Numba conv2d. groups == 1 on AVX-512: direct convolution over a zero-padded NHWC copy of the
-input with the register-tiled FMA micro-kernel (no im2col matrix, bias + activation fused).
-Otherwise: im2col packing in Numba, one BLAS SGEMM per group, fused bias + activation.
+"""Numba conv2d. groups == 1 on AVX-512: stride-1 convs with >= 8 input channels run Winograd
+(kernels/winograd.py) when the kernel is 3x3 pad 1 (F(4x4, 3x3)) or 2x2 pad 0 (F(3x3, 2x2)); a
+1-channel 3x3 conv runs a row-vectorised loop; other convs run a direct convolution over a
+zero-padded NHWC copy of the input with the register-tiled FMA micro-kernel (no im2col matrix,
+bias + activation fused). Otherwise: im2col packing in Numba, one BLAS SGEMM per group, fused
+bias + activation.
 
 # direct: out[n, o, y, x] = act(sum_{ky,kx,c} xp[n, y*sh+ky, x*sw+kx, c] * w[o, c, ky, kx] + b[o])
 # im2col: w (O, C*kh*kw) @ cols (C*kh*kw, N*Ho*Wo) -> y (O, N*Ho*Wo), scattered to (N, O, Ho, Wo)
+
+Layout: activations are (N, C, H, W) arrays everywhere, but the Winograd path returns one whose
+memory is NHWC (``out_nhwc.transpose(0, 3, 1, 2)``, see :func:`nhwc_of`). Every consumer sees a
+valid NCHW array (NumPy semantics, any kernel that needs NCHW memory makes it contiguous); the
+Numba conv, max-pool and mean-height kernels detect NHWC memory and keep it, so english_g2's
+trunk after cnn.3 never transposes. A direct conv writes NHWC when its input was NHWC, NCHW
+otherwise (so what an INT8 conv receives from the FP32 cnn.0 is unchanged).
 
 NOTE: the direct path replaced im2col + OpenBLAS SGEMM + scatter for english_g2: the NCHW ->
 padded NHWC copy is ~1/9 of the im2col matrix, and the 8-pixel x 32-channel tile keeps 16 zmm
@@ -15,15 +25,24 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS, NUMBA_FLAGS_EXACT
 from .activations import ACT_CODES, _act, _bias_act_planes, _bias_act_scatter
-from .microkernel import HAS_AVX512, LANES, tile_kernel
+from .microkernel import HAS_AVX512, LANES, fma32, prefetch, tile_kernel
+from .winograd import VARIANTS, PackedWinograd, winograd_applies, winograd_conv, winograd_pays
 
 MR, NV = 8, 2
 NR = NV * LANES
 _TF8 = tile_kernel("f32", MR, NV)
 
 
+#: the smallest input channel count that takes the Winograd path (fewer: the transforms cost more
+#: than the multiplies they save; english_g2's cnn.0 has 1)
+WINOGRAD_MIN_C = 8
+
+
 class PackedConv:
-    """A groups == 1 conv weight repacked once at load as ``(O/NR, kh*kw, C, NR)`` float32 for the direct path."""
+    """A groups == 1 conv weight, packed once at load: ``(O/NR, kh*kw, C, NR)`` float32 for the direct
+    path and, for a 3x3 or 2x2 weight with >= WINOGRAD_MIN_C inputs, also U = G w G^T
+    (:class:`PackedWinograd`), used when the call's stride and padding fit the Winograd variant and
+    the image has enough tiles to pay for streaming U (``winograd.winograd_pays``)."""
 
     def __init__(self, weight: np.ndarray):  # (O, C, kh, kw) float32
         o, c, kh, kw = weight.shape
@@ -31,6 +50,7 @@ class PackedConv:
         w = np.zeros((op, kh, kw, c), np.float32)
         w[:o] = weight.transpose(0, 2, 3, 1)
         self.packed = np.ascontiguousarray(w.reshape(op // NR, NR, kh * kw, c).transpose(0, 2, 3, 1)).reshape(-1)
+        self.wino = PackedWinograd(weight) if (kh, kw) in VARIANTS and c >= WINOGRAD_MIN_C else None
         self.shape = weight.shape
         self.weight = weight
 
@@ -38,6 +58,12 @@ class PackedConv:
 def pack_conv(weight: np.ndarray, groups: int = 1):
     """What the conv op keeps: a :class:`PackedConv` when the direct path applies, else ``weight``."""
     return PackedConv(np.ascontiguousarray(weight, dtype=np.float32)) if _direct_applies(weight.shape, groups) else weight
+
+
+def nhwc_of(x: np.ndarray):
+    """The (N, H, W, C) C-contiguous array behind an (N, C, H, W) ``x`` whose memory is NHWC, else None."""
+    xt = x.transpose(0, 2, 3, 1)
+    return xt if x.dtype == np.float32 and xt.flags.c_contiguous and not x.flags.c_contiguous else None
 
 
 def _direct_applies(shape, groups) -> bool:
@@ -79,21 +105,68 @@ def _im2col_nhwc(x, kh, kw, sh, sw, ph, pw, cols):
 
 
 @njit(**NUMBA_FLAGS)
-def _conv_direct(xp, sh, sw, taps, wpk, bias, code, out, ctile):
+def _conv_direct(xp, sh, sw, taps, wpk, bias, code, nhwc, out, ctile):
+    # out (N, O, Ho, Wo), or (N, Ho, Wo, O) when nhwc
     n, hp, wp, c = xp.shape
-    _, o_len, ho, wo = out.shape
+    if nhwc:
+        _, ho, wo, o_len = out.shape
+    else:
+        _, o_len, ho, wo = out.shape
     xf = xp.reshape(-1)
     blk = taps.shape[0] * c * NR
     for ob in range(-(-o_len // NR)):
+        o0 = ob * NR
         for b in range(n):
             for oy in range(ho):
                 for x0 in range(0, wo, MR):
                     _TF8(ctile, xf, ((b * hp + oy * sh) * wp + x0 * sw) * c, sw * c, taps, c, wpk, ob * blk)
-                    for j in range(min(NR, o_len - ob * NR)):
-                        o = ob * NR + j
+                    if nhwc:
+                        for i in range(min(MR, wo - x0)):
+                            for j in range(min(NR, o_len - o0)):
+                                out[b, oy, x0 + i, o0 + j] = _act(ctile[i * NR + j] + bias[o0 + j], code)
+                        continue
+                    for j in range(min(NR, o_len - o0)):
+                        o = o0 + j
                         bo = bias[o]  # hoisted: stores to `out` may alias `bias`
                         for i in range(min(MR, wo - x0)):
                             out[b, o, oy, x0 + i] = _act(ctile[i * NR + j] + bo, code)
+
+
+@njit(**NUMBA_FLAGS)
+def _conv3x3_c1(x, w9, bias, code, out, xr):
+    # x (N, 1, H, W), 3x3, stride 1, pad 1 -> out (N, O, H, W); w9 (O, 9); xr (3, W + 2) scratch rows
+    n, _, h, w = x.shape
+    o_len = out.shape[1]
+    zero = np.float32(0.0)
+    for b in range(n):
+        for oy in range(h):
+            for i in range(3):
+                iy = oy - 1 + i
+                for ix in range(w + 2):
+                    xr[i, ix] = zero
+                if 0 <= iy < h:
+                    for ix in range(w):
+                        xr[i, ix + 1] = x[b, 0, iy, ix]
+            r0, r1, r2 = xr[0], xr[1], xr[2]
+            for o in range(o_len):
+                k0, k1, k2, k3, k4, k5, k6, k7, k8 = w9[o, 0], w9[o, 1], w9[o, 2], w9[o, 3], w9[o, 4], w9[o, 5], w9[o, 6], w9[o, 7], w9[o, 8]
+                bo = bias[o]
+                orow = out[b, o, oy]
+                for ox in range(w):
+                    # the same fma chain, in the same (ky, kx) order, as the tile: bit-identical results
+                    a = fma32(r0[ox], k0, zero)
+                    a = fma32(r0[ox + 1], k1, a)
+                    a = fma32(r0[ox + 2], k2, a)
+                    a = fma32(r1[ox], k3, a)
+                    a = fma32(r1[ox + 1], k4, a)
+                    a = fma32(r1[ox + 2], k5, a)
+                    a = fma32(r2[ox], k6, a)
+                    a = fma32(r2[ox + 1], k7, a)
+                    orow[ox] = fma32(r2[ox + 2], k8, a)
+                # NOTE: bias + act in a second pass: in the same expression, fastmath lets LLVM's
+                # DAG combiner move the bias add into the fma chain, which changes the rounding
+                for ox in range(w):
+                    orow[ox] = _act(orow[ox] + bo, code)
 
 
 def _conv2d_direct(x, pk: PackedConv, bias, stride, pad, act):
@@ -103,21 +176,44 @@ def _conv2d_direct(x, pk: PackedConv, bias, stride, pad, act):
     ph, pw = pad
     ho = (h + 2 * ph - kh) // sh + 1
     wo = (w + 2 * pw - kw) // sw + 1
-    out = np.empty((n, o, ho, wo), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
+    code = ACT_CODES[act]
+    xh = nhwc_of(x)
+    m = pk.wino.m if pk.wino is not None else 1
+    if (pk.wino is not None and winograd_applies(pk.shape, stride, pad)
+            and winograd_pays(pk.wino, n * ho * wo, n * -(-ho // m) * -(-wo // m))):
+        if xh is None:
+            xh = np.empty((n, h, w, c), np.float32)
+            _copy_nhwc(np.ascontiguousarray(x, dtype=np.float32), 0, 0, xh)
+        return winograd_conv(xh, pk.wino, b, code).transpose(0, 3, 1, 2)
+    ctile = np.empty(MR * NR, np.float32)
+    if xh is not None:  # NHWC in, NHWC out
+        wp = max(w + 2 * pw, (-(-wo // MR) * MR - 1) * sw + kw)
+        xp = np.zeros((n, h + 2 * ph, wp, c), np.float32)
+        xp[:, ph : ph + h, pw : pw + w] = xh
+        taps = np.array([(i * wp + j) * c for i in range(kh) for j in range(kw)], np.int64)
+        out = np.empty((n, ho, wo, o), np.float32)
+        _conv_direct(xp, sh, sw, taps, pk.packed, b, code, True, out, ctile)
+        return out.transpose(0, 3, 1, 2)
+    out = np.empty((n, o, ho, wo), np.float32)
     x = np.ascontiguousarray(x, dtype=np.float32)
+    if c == 1 and (kh, kw) == (3, 3) and stride == (1, 1) and pad == (1, 1):
+        # NOTE: a gray image's first conv (english_g2 cnn.0): 9 products per output, so the tile's
+        # per-call cost dominated (0.56 ms at 64x256); a loop vectorised along the row is ~4x faster
+        _conv3x3_c1(x, pk.weight.reshape(o, 9), b, code, out, np.empty((3, w + 2), np.float32))
+        return out
     if c < 8 and kh * kw > 1:
         # NOTE: few input channels (the first conv on a gray image): one tap per k would leave the
         # tile loop mostly overhead, so unfold the window (cheap at C < 8) and run one k = kh*kw*C tap
         cols = np.zeros((n, ho, -(-wo // MR) * MR, kh * kw * c), np.float32)
         _im2col_nhwc(x, kh, kw, sh, sw, ph, pw, cols)
-        _conv_direct(cols, 1, 1, np.zeros(1, np.int64), pk.packed, b, ACT_CODES[act], out, np.empty(MR * NR, np.float32))
+        _conv_direct(cols, 1, 1, np.zeros(1, np.int64), pk.packed, b, code, False, out, ctile)
         return out
     wp = max(w + 2 * pw, (-(-wo // MR) * MR - 1) * sw + kw)
     xp = np.zeros((n, h + 2 * ph, wp, c), np.float32)
     _copy_nhwc(x, ph, pw, xp)
     taps = np.array([(i * wp + j) * c for i in range(kh) for j in range(kw)], np.int64)
-    _conv_direct(xp, sh, sw, taps, pk.packed, b, ACT_CODES[act], out, np.empty(MR * NR, np.float32))
+    _conv_direct(xp, sh, sw, taps, pk.packed, b, code, False, out, ctile)
     return out
 
 
@@ -233,11 +329,18 @@ def _linear_tiles(xf, m_len, k_len, wpk, bias, code, y, ctile):
     o_len = y.shape[1]
     taps = np.zeros(1, np.int64)
     blk = k_len * NR
+    nrb = -(-m_len // MR)
+    lines = blk // 16  # 64-byte lines per weight block
     # NOTE: weight blocks outer: each 32-output block (K*32 floats) is read from memory once and
-    # stays in L1 while all row blocks use it (rows outer re-streamed PP-OCR's 2.5 MB head per 8 rows)
+    # stays in L1 while all row blocks use it (rows outer re-streamed PP-OCR's 2.5 MB head per 8 rows);
+    # the next block is prefetched, spread over the row blocks (english_g2's LSTM input projections
+    # and linears: -2-4% CPU time, same-process A/B)
     for ob in range(-(-o_len // NR)):
         for m0 in range(0, m_len, MR):
             _TF8(ctile, xf, m0 * k_len, k_len, taps, k_len, wpk, ob * blk)
+            rb = m0 // MR
+            for li in range(rb * lines // nrb, (rb + 1) * lines // nrb):
+                prefetch(wpk, (ob + 1) * blk + li * 16)
             o0 = ob * NR
             for i in range(min(MR, m_len - m0)):
                 for j in range(min(NR, o_len - o0)):

@@ -1,5 +1,5 @@
-"""Numba LSTM: BLAS computes every step's input projection at once, then one compiled loop runs
-the T dependent steps without returning to Python.
+"""Numba LSTM: every step's input projection at once (the FMA tile on AVX-512, bias fused; BLAS
+otherwise), then one compiled loop runs the T dependent steps without returning to Python.
 
 # z_t = xw_t + h_{t-1} @ w_hh.T ; gates i, f, g, o (PyTorch order)
 
@@ -9,12 +9,16 @@ L2 serves every line (the old per-line loop re-read all of w_hh once per line, w
 batch of 8 was slower per line than single lines), and the 16 zmm accumulators stay in
 registers over the whole H-long dot product (the auto-vectorised loop used ymm and stored z
 back every k). Without AVX-512 the same tile runs as plain loops.
+NOTE: one line's recurrence is bound by streaming the 1 MB w_hh from L2 each step (~10 us per
+step, ~100 GB/s). Running the forward and backward directions interleaved in one loop (two
+independent mat-vecs per step) was measured 1.9x slower: the two w_hh no longer fit in L2.
 """
 import numpy as np
 from numba import njit
 
 from ..config import NUMBA_FLAGS
 from .activations import _sigmoid, _tanh
+from .conv import PackedLinear, linear_direct, pack_linear
 from .microkernel import LANES, tile_kernel
 
 NV = 2
@@ -32,6 +36,11 @@ def pack_whh(w_hh: np.ndarray) -> np.ndarray:  # (4H, H) float32 -> (ceil(4H/32)
     w = np.zeros((gp, hid), np.float32)
     w[:g4] = w_hh
     return np.ascontiguousarray(w.reshape(gp // NR, NR, hid).transpose(0, 2, 1)).reshape(-1)
+
+
+def pack_lstm(w_ih: np.ndarray, w_hh: np.ndarray, b: np.ndarray):
+    """One direction as :func:`bilstm` takes it: ``(w_ih packed by pack_linear, pack_whh(w_hh), b)``."""
+    return (pack_linear(w_ih), pack_whh(w_hh), np.ascontiguousarray(b, dtype=np.float32))
 
 
 @njit(**NUMBA_FLAGS)
@@ -69,19 +78,21 @@ def _lstm_recurrence(xw, whh, reverse, out, col0, h, z, c, ctile):
 
 
 def bilstm(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) float32 -> (N, T, 2H) float32
-    """Bidirectional LSTM; ``fwd``/``bwd`` are ``(w_ih (4H, I), w_hh packed by pack_whh, b (4H,))``.
-
-    The op packs ``w_hh`` once at load (``kernels.pack_lstm``). Lines run through the recurrence
+    """Bidirectional LSTM; ``fwd``/``bwd`` are ``(w_ih (4H, I) or its PackedLinear, w_hh packed by
+    pack_whh, b (4H,))``, packed once at load (:func:`pack_lstm`). Lines run through the recurrence
     up to 8 at a time.
     """
     n, t_len, _ = x.shape
-    g4 = fwd[0].shape[0]
+    g4 = fwd[2].shape[0]
     hid = g4 // 4
     out = np.empty((n, t_len, 2 * hid), np.float32)
     x2 = x.reshape(n * t_len, -1)
     for col0, (w_ih, whh, b), reverse in ((0, fwd, False), (hid, bwd, True)):
-        xw = (x2 @ w_ih.T).reshape(n, t_len, g4)
-        xw += b
+        if isinstance(w_ih, PackedLinear):
+            xw = linear_direct(x2, w_ih, b).reshape(n, t_len, g4)
+        else:
+            xw = (x2 @ w_ih.T).reshape(n, t_len, g4)
+            xw += b
         for b0 in range(0, n, 8):
             nb = min(8, n - b0)
             mrp = 1 if nb == 1 else 2 if nb == 2 else 4 if nb <= 4 else 8

@@ -164,3 +164,57 @@ def tile_kernel(kind: str, mr: int, nv: int):
         fast = HAS_VNNI if kind == "u8s8" else HAS_AVX512
         _TILES[key] = _make_intrinsic(kind, mr, nv) if fast else _make_fallback(kind, mr, nv)
     return _TILES[key]
+
+
+def _make_fma32():
+    from llvmlite import ir
+
+    @intrinsic
+    def fma32(typingctx, a, b, c):
+        sig = types.float32(types.float32, types.float32, types.float32)
+
+        def codegen(context, builder, signature, args):
+            f32 = ir.FloatType()
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [f32, f32, f32]), "llvm.fma.f32")
+            return builder.call(fn, list(args))
+
+        return sig, codegen
+
+    return fma32
+
+
+#: ``fma32(a, b, c)`` = a * b + c rounded once (``llvm.fma.f32``; float32 arguments) inside ``@njit``
+#: code: the f32 tile's arithmetic, so a loop written with it reproduces the tile bit for bit, and
+#: LLVM vectorises it. Keep other float arithmetic out of the chain's expression: under fastmath the
+#: backend may fold a following add into the chain (see ``conv._conv3x3_c1``). Without FMA hardware
+#: LLVM calls libm's fma (exact, slow).
+fma32 = _make_fma32()
+
+
+def _make_prefetch():
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+
+    @intrinsic
+    def prefetch(typingctx, a, off):
+        sig = types.void(a, off)
+
+        def codegen(context, builder, signature, args):
+            a_v, off_v = args
+            ptr = builder.gep(context.make_array(signature.args[0])(context, builder, a_v).data, [builder.sext(off_v, ir.IntType(64))])
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            name = "llvm.prefetch.p0" if llvm.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"  # opaque / typed pointers
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name)
+            # read, locality 3 (keep in all cache levels), data cache
+            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return prefetch
+
+
+#: ``prefetch(a, off)``: a hint to load the cache line holding ``a[off]`` (1-D array; no effect on
+#: results; an address past the end is harmless, prefetches never fault).
+prefetch = _make_prefetch()
