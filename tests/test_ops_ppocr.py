@@ -16,13 +16,14 @@ SOFTMAX_ATOL = 1e-6
 
 
 @st.composite
-def depthwise_cases(draw):
+def depthwise_cases(draw, kernels=((3, 3), (5, 5), (1, 1), (3, 1), (2, 4)), strides=((1, 1), (2, 1), (1, 2), (2, 2), (3, 1))):
     c = draw(st.integers(1, 8))
-    k = draw(st.sampled_from([(3, 3), (5, 5), (1, 1), (3, 1), (2, 4)]))
-    s = draw(st.sampled_from([(1, 1), (2, 1), (1, 2), (2, 2), (3, 1)]))
+    k = draw(st.sampled_from(kernels))
+    s = draw(st.sampled_from(strides))
     p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
     h = draw(st.integers(max(1, k[0] - 2 * p[0]), 10))
-    w = draw(st.integers(max(1, k[1] - 2 * p[1]), 24))
+    # up to 6 blocks of 16 columns: the row kernel's masked first/last and plain middle blocks
+    w = draw(st.integers(max(1, k[1] - 2 * p[1]), 96))
     n = draw(st.integers(1, 3))
     act = draw(st.sampled_from(["none", "relu", "hardswish", "hardsigmoid"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
@@ -42,6 +43,17 @@ def test_depthwise_numba_matches_reference(case):
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
     if c > 1:  # conv2d routes groups == C == O > 1 to it
         np.testing.assert_array_equal(NB.conv2d(x, w, b, s, p, c, act), got)
+
+
+@given(depthwise_cases(kernels=((3, 3), (5, 5)), strides=((1, 1), (2, 1))))
+def test_depthwise_row_kernel_and_plain_loop_agree(case):
+    """PP-OCR's windows take the AVX-512 row kernel where the CPU has it; ``fast=False`` is the
+    plain loop every other CPU runs: both equal the reference."""
+    x, w, b, s, p, act = case
+    want = REF.conv2d(x, w, b, s, p, x.shape[1], act)
+    for fast in (True, False):
+        got = depthwise_conv2d(x, w, b, s, p, act, fast=fast)
+        np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
 
 
 @st.composite
@@ -77,11 +89,30 @@ def test_softmax_numba_matches_reference(n, t, k, scale, seed):
     np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
 
 
+@given(st.integers(1, 3), st.integers(1, 40), st.floats(0.1, 40.0), st.integers(0, 2**31 - 1))
+def test_softmax_zmm_rows_and_plain_loops_agree(t, k16, scale, seed):
+    """AVX-512 CPUs take the intrinsic row kernel (masked tail), others the Numba loops (``fast=False``)."""
+    from tinycrnn.kernels.softmax import softmax
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(max(1, 16 * k16 - 15), 16 * k16 + 1))  # every tail length 1..16
+    x = (rng.standard_normal((t, k)) * scale).astype(np.float32)
+    want = REF.softmax(x)
+    for fast in (True, False):
+        np.testing.assert_allclose(softmax(x, fast=fast), want, rtol=0, atol=SOFTMAX_ATOL)
+        y = x.copy()
+        assert softmax(y, out=y, fast=fast) is y
+        np.testing.assert_allclose(y, want, rtol=0, atol=SOFTMAX_ATOL)
+
+
 def test_softmax_extreme_logits_stay_finite():
+    from tinycrnn.kernels.softmax import softmax
+
     x = np.array([[[0.0, -1e4, 1e4, np.float32(-3e38)]]], np.float32)
-    got = NB.softmax(x)
-    assert np.isfinite(got).all()
-    np.testing.assert_allclose(got, [[[0.0, 0.0, 1.0, 0.0]]], atol=1e-7)
+    for fast in (True, False):
+        got = softmax(x, fast=fast)
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, [[[0.0, 0.0, 1.0, 0.0]]], atol=1e-7)
 
 
 def _se_op(tensors, shape=(4, 3, 5)):
@@ -143,6 +174,7 @@ def test_pointwise_fp32_numba_matches_reference(case):
 @given(pointwise_cases())
 def test_pointwise_int8_numba_matches_reference(case):
     """Signed int8 pointwise conv: integer products exact, float epilogue to rounding (FMA contraction)."""
+    from tinycrnn.kernels.int8 import pointwise_int8
     from tinycrnn.quant import quantize_rows
 
     x, w, b, act = case
@@ -150,6 +182,9 @@ def test_pointwise_int8_numba_matches_reference(case):
     want = REF.pointwise_int8(x, REF.pack_pointwise_int8(w_q, w_scale), b, act)
     got = NB.pointwise_int8(x, NB.pack_pointwise_int8(w_q, w_scale), b, act)
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    # the plain epilogue loop (CPUs without AVX-512) against the zmm one
+    plain = pointwise_int8(x, NB.pack_pointwise_int8(w_q, w_scale), b, act, fast=False)
+    np.testing.assert_allclose(plain, got, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
     # a line's result never depends on its batch (per-line scales)
     np.testing.assert_array_equal(NB.pointwise_int8(x[-1:], NB.pack_pointwise_int8(w_q, w_scale), b, act), got[-1:])
 

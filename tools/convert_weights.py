@@ -37,13 +37,17 @@ def main(argv=None) -> int:
                          "gptq_conv = gptq for convs, mse for LSTM/linear (english_g2's shipped int8 file)")
     ap.add_argument("--fp32-layers", metavar="NAMES", default="",
                     help="--int8: comma-separated layer names to keep in FP32 (e.g. head,rnn.1.proj)")
+    ap.add_argument("--signed-pointwise", action="store_true",
+                    help="--int8: also quantise 1x1 convs whose inputs can be negative (PP-OCR's follow HardSwish), "
+                         "int8 inputs with one dynamic scale per pixel")
     args = ap.parse_args(argv)
     try:
         manifest = convert_checkpoint(args.src, args.dst, name=args.name, charset=args.charset, preset=args.preset,
                                       height=args.height, right_margin=args.right_margin,
                                       merge_linears=args.merge_linears, int8=args.int8, calibration=args.calibration,
                                       weight_rounding=args.weight_rounding,
-                                      fp32_layers=[n for n in args.fp32_layers.split(",") if n])
+                                      fp32_layers=[n for n in args.fp32_layers.split(",") if n],
+                                      signed_pointwise=args.signed_pointwise)
         from tinycrnn import load_model
 
         model = load_model(args.dst, backend="numpy")

@@ -37,6 +37,7 @@ def convert_checkpoint(
     calibration: Optional[str] = None,
     weight_rounding: str = "nearest",
     fp32_layers: Sequence[str] = (),
+    signed_pointwise: bool = False,
 ) -> Dict[str, Any]:
     """Convert ``src`` (an EasyOCR ``.pth`` or an ONNX recogniser) into the model file ``dst``.
 
@@ -58,6 +59,8 @@ def convert_checkpoint(
         calibration: ``int8`` only: a directory of line images (default: built-in rendered lines).
         weight_rounding: ``int8`` only: ``"nearest"``, ``"mse"`` or ``"gptq"`` (:func:`.quantize.quantize_model`).
         fp32_layers: ``int8`` only: names of layers to leave in FP32.
+        signed_pointwise: ``int8`` only: also quantise pointwise convs whose inputs can be negative
+            (PP-OCR's follow HardSwish), with per-pixel int8 inputs (:func:`.quantize.quantize_model`).
 
     Returns:
         The manifest that was written.
@@ -97,7 +100,7 @@ def convert_checkpoint(
 
         images, source = calibration_images(calibration)
         tensors, manifest, _ = quantize_model(tensors, manifest, images, source, keep_fp32=fp32_layers,
-                                              weight_rounding=weight_rounding)
+                                              weight_rounding=weight_rounding, signed_pointwise=signed_pointwise)
     write_model(dst, tensors, manifest)
     return manifest
 

@@ -129,7 +129,9 @@ def _calibrate(tensors, manifest, images, hessians: Sequence[str] = ()) -> Dict[
         for op in model.ops:
             if op.kind in ("conv2d", "linear", "bilstm"):
                 s = stats.setdefault(op.name, {"min": np.inf, "max": -np.inf, "sum": 0.0, "count": 0})
-                if op.kind in hessians:
+                # NOTE: grouped (depthwise) convs are never quantised: no second moments for them
+                # (a 256-channel 5x5 depthwise conv's would be 6400 x 6400 from full-size patches)
+                if op.kind in hessians and getattr(op, "groups", 1) == 1:
                     if op.kind == "conv2d":
                         add(s, "h", _patches(y, layer_specs[op.name]))
                     else:

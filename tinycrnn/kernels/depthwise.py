@@ -5,12 +5,211 @@
 The per-group GEMM of :mod:`tinycrnn.kernels.conv` does one tiny matrix product per channel
 for these layers; a direct loop over the window is several times faster. The twin is
 ``ref.conv2d_ref`` with ``groups == C``.
+
+Two paths. 3x3 and 5x5 windows with column stride 1 and row stride 1 or 2 (all of PP-OCRv2's
+13 depthwise layers) take a row-group kernel emitted as LLVM IR (:func:`_make_rows`, AVX-512):
+it reads x in place (no zero-padded copy), computes up to 4 output rows x 16 columns per step
+so each input row vector loaded serves every output row it touches (a 5x5 window on a 4-row map
+loads each vector once for 3-4 outputs), keeps the window's kh*kw weights in registers, and
+fuses bias + activation into the one store. Column padding is masked loads on the first and
+last 16-column blocks; row padding is skipping rows. Everything else (other windows, column
+stride 2, CPUs without AVX-512) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, _act
+from .microkernel import HAS_AVX512, LANES
+
+#: output rows per step of the row-group kernel (the remainder takes 2- and 1-row steps)
+ROWS = 4
+
+
+def ir_activation(builder, code, ys):
+    """LLVM IR of ``activations._act`` on <16 x float> vectors ``ys`` for the i64 ``code``; returns the results.
+
+    NOTE: HardSwish (every PP-OCR conv) on its own branch: a select chain over all four activations
+    costs ~10% of a 5x5 depthwise layer. Shared by the AVX-512 epilogues here and in :mod:`.int8`."""
+    from llvmlite import ir
+
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vec = ir.VectorType(f32, LANES)
+
+    def splat(v):
+        return ir.Constant(vec, [v] * LANES)
+
+    k0, k1, k3, k6, khalf, k6i = (splat(v) for v in (0.0, 1.0, 3.0, 6.0, 0.5, 1.0 / 6.0))
+
+    def clamp(t, lo, hi):
+        t = builder.select(builder.fcmp_ordered(">", t, lo), t, lo)
+        return builder.select(builder.fcmp_ordered("<", t, hi), t, hi)
+
+    is_relu, is_hs, is_hsig = (builder.icmp_signed("==", code, ir.Constant(i64, k)) for k in (1, 2, 3))
+    out = [cgutils.alloca_once(builder, vec) for _ in ys]
+    with builder.if_else(is_hs, likely=True) as (hs_path, other):
+        with hs_path:
+            for y, o in zip(ys, out):
+                builder.store(builder.fmul(builder.fmul(y, clamp(builder.fadd(y, k3), k0, k6)), k6i), o)
+        with other:
+            for y, o in zip(ys, out):
+                relu = builder.select(builder.fcmp_ordered(">", y, k0), y, k0)
+                hsig = clamp(builder.fadd(builder.fmul(y, k6i), khalf), k0, k1)
+                builder.store(builder.select(is_relu, relu, builder.select(is_hsig, hsig, y)), o)
+    return [builder.load(o) for o in out]
+
+
+def _make_rows(kh: int, kw: int, sh: int):
+    """The row-group kernel for a kh x kw window and row stride sh (column stride 1), as an intrinsic.
+
+    Call inside ``@njit`` code (1-D float32 arrays, offsets in elements)::
+
+        rows(out, o_off, x, x_off, h, wd, wo, w, w_off, bias, code, oy0, nr, ph, pw, t0, tm, nbt)
+
+    writes ``nr`` (1..4; 3 is done as 2) output rows ``oy0..`` of one channel plane, all ``nbt``
+    16-column blocks: ``out[o_off + r*wo + ox]`` for the plane ``x[x_off + iy*wd + ix]`` (h rows of wd).
+    Blocks ``[t0, tm)`` read only in-range columns (plain loads); the others use masked loads and
+    stores. Returns the number of rows written (4, 2 or 1).
+    """
+    from llvmlite import ir
+
+    @intrinsic
+    def rows(typingctx, out, o_off, x, x_off, h, wd, wo, w, w_off, bias, code, oy0, nr, ph, pw, t0, tm, nbt):
+        sig = types.int64(out, o_off, x, x_off, h, wd, wo, w, w_off, bias, code, oy0, nr, ph, pw, t0, tm, nbt)
+
+        def codegen(context, builder, signature, args):
+            (out_v, o_off_v, x_v, x_off_v, h_v, wd_v, wo_v, w_v, w_off_v, bias_v, code_v, oy0_v, nr_v, ph_v, pw_v,
+             t0_v, tm_v, nbt_v) = [context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a
+                                   for a, t in zip(args, signature.args)]
+            sa = signature.args
+            i64, i32, i1, f32 = ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.FloatType()
+            vec, ivec, mvec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES), ir.VectorType(i1, LANES)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32")
+            mload = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [ir.PointerType(), i32, mvec, vec]), "llvm.masked.load.v16f32.p0")
+            mstore = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [vec, ir.PointerType(), i32, mvec]), "llvm.masked.store.v16f32.p0")
+            op = context.make_array(sa[0])(context, builder, out_v).data
+            xp = context.make_array(sa[2])(context, builder, x_v).data
+            wp = context.make_array(sa[7])(context, builder, w_v).data
+            zero, izero = ir.Constant(vec, None), ir.Constant(ivec, None)
+            c4 = ir.Constant(i32, 4)
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def splat(s, z=zero):
+                return builder.shuffle_vector(builder.insert_element(z, s, ir.Constant(i32, 0)), z, izero)
+
+            bvec = splat(context.cast(builder, bias_v, sa[9], types.float32))
+            w0 = builder.gep(wp, [w_off_v])
+            wv = [[splat(builder.load(builder.gep(w0, [const(i * kw + j)]))) for j in range(kw)] for i in range(kh)]
+            iy0 = builder.sub(builder.mul(oy0_v, const(sh)), ph_v)
+            xb = builder.gep(xp, [x_off_v])
+            obase = builder.gep(op, [o_off_v])
+            iota = ir.Constant(ivec, list(range(LANES)))
+            wd32, wo32 = splat(builder.trunc(wd_v, i32), izero), splat(builder.trunc(wo_v, i32), izero)
+
+            def group(r):  # r output rows, every column block
+                nq = (r - 1) * sh + kh
+                pairs = [[(k, q - k * sh) for k in range(r) if 0 <= q - k * sh < kh] for q in range(nq)]
+                valid, rowp = [], []
+                for q in range(nq):
+                    iy = builder.add(iy0, const(q))
+                    valid.append(builder.and_(builder.icmp_signed(">=", iy, const(0)), builder.icmp_signed("<", iy, h_v)))
+                    rowp.append(builder.gep(xb, [builder.sub(builder.mul(iy, wd_v), pw_v)]))
+
+                def blocks(lo, hi, masked):
+                    with cgutils.for_range_slice(builder, lo, hi, const(1), inc=True) as (t, _):
+                        ox = builder.mul(t, const(LANES))
+                        if masked:
+                            c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), izero)
+                            masks = []
+                            for j in range(kw):
+                                col = builder.add(builder.add(iota, c0), splat(ir.Constant(i32, j), izero))
+                                masks.append(builder.and_(builder.icmp_signed(">=", col, izero), builder.icmp_signed("<", col, wd32)))
+                            smask = builder.icmp_signed("<", builder.add(iota, splat(builder.trunc(ox, i32), izero)), wo32)
+                        accs = [cgutils.alloca_once_value(builder, bvec) for _ in range(r)]
+                        for q in range(nq):
+                            with builder.if_then(valid[q], likely=True):
+                                rp = builder.gep(rowp[q], [ox])
+                                for j in range(kw):
+                                    ptr = builder.gep(rp, [const(j)])
+                                    if masked:
+                                        xv = builder.call(mload, [ptr, c4, masks[j], zero])
+                                    else:
+                                        xv = builder.load(builder.bitcast(ptr, vec.as_pointer()), align=4)
+                                    for k, i in pairs[q]:
+                                        builder.store(builder.call(fma, [wv[i][j], xv, builder.load(accs[k])]), accs[k])
+                        ys = ir_activation(builder, code_v, [builder.load(a) for a in accs])
+                        for k, y in enumerate(ys):
+                            dst = builder.gep(obase, [builder.add(builder.mul(wo_v, const(k)), ox)])
+                            if masked:
+                                builder.call(mstore, [y, dst, c4, smask])
+                            else:
+                                builder.store(y, builder.bitcast(dst, vec.as_pointer()), align=4)
+
+                blocks(const(0), t0_v, True)
+                blocks(t0_v, tm_v, False)
+                blocks(tm_v, nbt_v, True)
+
+            res = cgutils.alloca_once_value(builder, const(1))
+            with builder.if_else(builder.icmp_signed(">=", nr_v, const(4))) as (four, fewer):
+                with four:
+                    group(4)
+                    builder.store(const(4), res)
+                with fewer:
+                    with builder.if_else(builder.icmp_signed(">=", nr_v, const(2))) as (two, one):
+                        with two:
+                            group(2)
+                            builder.store(const(2), res)
+                        with one:
+                            group(1)
+            return builder.load(res)
+
+        return sig, codegen
+
+    return rows
+
+
+_R3S1, _R3S2, _R5S1, _R5S2 = (_make_rows(k, k, s) for k in (3, 5) for s in (1, 2))
+
+
+@njit(**NUMBA_FLAGS)
+def _depthwise_rows(x, w, bias, kh, sh, ph, pw, code, out):
+    # x (N, C, H, W); w (C*kh*kw,) flat; out (N, C, Ho, Wo), column stride 1, (kh, sh) in {3, 5} x {1, 2}
+    n, c, h, wd = x.shape
+    _, _, ho, wo = out.shape
+    kw = kh
+    xf = x.reshape(n * c * h * wd)
+    of = out.reshape(n * c * ho * wo)
+    nbt = (wo + LANES - 1) // LANES
+    # blocks [t0, tm) read input columns [16t - pw, 16t - pw + 15 + kw - 1] inside [0, wd) and store 16 columns
+    t0 = (pw + LANES - 1) // LANES
+    t1 = (wd - kw + pw - LANES) // LANES + 1 if wd - kw + pw - LANES >= 0 else 0
+    t1 = min(t1, wo // LANES)
+    tm = max(t0, t1)
+    if t0 > nbt:
+        t0 = tm = nbt
+    for b in range(n):
+        for ci in range(c):
+            bc = bias[ci]
+            xo = (b * c + ci) * h * wd
+            w_off = ci * kh * kw
+            oy = 0
+            while oy < ho:
+                oo = ((b * c + ci) * ho + oy) * wo
+                nr = min(ROWS, ho - oy)
+                if kh == 3 and sh == 1:
+                    oy += _R3S1(of, oo, xf, xo, h, wd, wo, w, w_off, bc, code, oy, nr, ph, pw, t0, tm, nbt)
+                elif kh == 3:
+                    oy += _R3S2(of, oo, xf, xo, h, wd, wo, w, w_off, bc, code, oy, nr, ph, pw, t0, tm, nbt)
+                elif sh == 1:
+                    oy += _R5S1(of, oo, xf, xo, h, wd, wo, w, w_off, bc, code, oy, nr, ph, pw, t0, tm, nbt)
+                else:
+                    oy += _R5S2(of, oo, xf, xo, h, wd, wo, w, w_off, bc, code, oy, nr, ph, pw, t0, tm, nbt)
 
 
 @njit(**NUMBA_FLAGS)
@@ -64,8 +263,11 @@ def depthwise_conv2d(
     stride=(1, 1),
     pad=(0, 0),
     act: str = "none",
+    fast: bool = True,
 ) -> np.ndarray:  # (N, C, Ho, Wo) float32
-    """Depthwise convolution (PyTorch ``Conv2d(groups=C)`` semantics) + bias + activation."""
+    """Depthwise convolution (PyTorch ``Conv2d(groups=C)`` semantics) + bias + activation.
+
+    ``fast=False`` forces the plain loop (what CPUs without AVX-512 run; tests compare both)."""
     n, c, h, w = x.shape
     _, _, kh, kw = weight.shape
     sh, sw = stride
@@ -74,6 +276,10 @@ def depthwise_conv2d(
     wo = (w + 2 * pw - kw) // sw + 1
     b = bias if bias is not None else np.zeros(c, np.float32)
     out = np.empty((n, c, ho, wo), np.float32)
+    if fast and HAS_AVX512 and sw == 1 and kh == kw and kh in (3, 5) and sh in (1, 2) and pw <= kw // 2 and ph <= kh // 2:
+        _depthwise_rows(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight, dtype=np.float32).reshape(-1),
+                        np.ascontiguousarray(b, dtype=np.float32), kh, sh, ph, pw, ACT_CODES[act], out)
+        return out
     _depthwise_loop(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight.reshape(c, kh, kw)),
                     np.ascontiguousarray(b, dtype=np.float32), sh, sw, ph, pw, ACT_CODES[act],
                     np.zeros((h + 2 * ph, w + 2 * pw), np.float32), np.empty(wo, np.float32), out)
