@@ -1,6 +1,6 @@
 """Cold start: a fresh ``python -c`` process, from interpreter start to the first recognised line.
 
-    python -m benchmarks.bench_coldstart [--runs 5] [--image samples/hello_world.png] [--json]
+    python -m benchmarks.bench_coldstart [--runs 5] [--image samples/hello_world.png] [--explain] [--kernels] [--json]
 
 Scenarios, each the median of ``--runs`` fresh processes (one thread everywhere):
   python            ``python -c pass`` (the interpreter alone)
@@ -11,7 +11,9 @@ Scenarios, each the median of ``--runs`` fresh processes (one thread everywhere)
   onnxruntime       import onnxruntime + cv2, load the same weights' ONNX, preprocess, run, greedy CTC
 Wall time is measured from just before the parent spawns the child to the child's clock
 reading after the first line, so it includes interpreter start-up. ``--explain`` adds where the
-warm path spends its time: ``-X importtime`` top modules and per-stage timings.
+warm path spends its time: ``-X importtime`` top modules and per-stage timings. ``--kernels`` adds
+the compile time of each kernel in an empty-cache process, then checks that a second process on
+the filled cache compiles nothing (a kernel Numba cannot cache would show up there).
 """
 import argparse
 import json
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
     ap.add_argument("--onnx", default=ONNX)
     ap.add_argument("--json", action="store_true", help="also append the results to benchmarks/results/<cpu>.jsonl")
     ap.add_argument("--explain", action="store_true", help="show where the warm-cache path spends its time")
+    ap.add_argument("--kernels", action="store_true", help="compile seconds per kernel (empty cache), recompiles on a warm one")
     args = ap.parse_args(argv)
 
     base = dict(os.environ)
@@ -136,6 +139,8 @@ def main(argv=None) -> int:
         print("wall: spawn to first line (includes interpreter start-up); import/load/1st line: inside the child")
         if args.explain:
             explain(args.model, args.image, warm_env)
+        if args.kernels:
+            kernel_compile_times(args.model, args.image, base, tmp)
         if args.json:
             os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
             fn = os.path.join(ROOT, "benchmarks", "results", "".join(c if c.isalnum() else "_" for c in info["cpu"]) + ".jsonl")
@@ -182,6 +187,41 @@ def g(x):
 f(1); t2 = time.time(); g(1); t3 = time.time()
 print(json.dumps({"import": t1 - t0, "first": t2 - t1, "second": t3 - t2, "end": t3}))
 """
+
+
+# numba:compile events nest (a kernel's callees compile inside it): keep top-level ones, tinycrnn only
+COMPILES = """
+import time, json
+from numba.core import event as ev
+rows, stack = [], []
+class L(ev.Listener):
+    def on_start(self, e):
+        stack.append(time.perf_counter())
+    def on_end(self, e):
+        dt = time.perf_counter() - stack.pop()
+        f = e.data["dispatcher"].py_func
+        if not stack and f.__module__.startswith("tinycrnn"):
+            rows.append((f.__module__.rsplit(".", 1)[-1] + "." + f.__name__, dt))
+ev.register("numba:compile", L())
+t0 = time.time()
+import tinycrnn
+tinycrnn.Recognizer({model!r}).recognize({image!r}); t1 = time.time()
+print(json.dumps({{"end": t1, "first": t1 - t0, "compiles": rows}}))
+"""
+
+
+def kernel_compile_times(model: str, image: str, base: dict, tmp: str) -> None:
+    """Compile seconds per kernel with an empty cache, then what a second process on that cache recompiles."""
+    env = dict(base, NUMBA_CACHE_DIR=os.path.join(tmp, "kernels"))
+    code = COMPILES.format(model=model, image=image)
+    cold, warm = run_child(code, env), run_child(code, env)
+    total = sum(dt for _, dt in cold["compiles"])
+    print(f"\nempty cache: {len(cold['compiles'])} kernels compiled in {total:.2f} s "
+          f"(import to first line {cold['first']:.2f} s; the first compile includes Numba's set-up):")
+    for name, dt in sorted(cold["compiles"], key=lambda r: -r[1]):
+        print(f"  {dt:6.2f} s  {name}")
+    again = ", ".join(name for name, _ in warm["compiles"]) or "nothing"
+    print(f"warm cache, second process: recompiled {again}")
 
 
 def explain(model: str, image: str, env: dict) -> None:

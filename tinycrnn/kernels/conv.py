@@ -25,7 +25,7 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS, NUMBA_FLAGS_EXACT
 from .activations import ACT_CODES, _act, _bias_act_planes, _bias_act_scatter
-from .microkernel import HAS_AVX512, LANES, fma32, prefetch, tile_kernel
+from .microkernel import HAS_AVX512, LANES, TAP0, fma32, prefetch, tile_kernel
 from .winograd import VARIANTS, PackedWinograd, winograd_applies, winograd_conv, winograd_pays
 
 MR, NV = 8, 2
@@ -207,7 +207,7 @@ def _conv2d_direct(x, pk: PackedConv, bias, stride, pad, act):
         # tile loop mostly overhead, so unfold the window (cheap at C < 8) and run one k = kh*kw*C tap
         cols = np.zeros((n, ho, -(-wo // MR) * MR, kh * kw * c), np.float32)
         _im2col_nhwc(x, kh, kw, sh, sw, ph, pw, cols)
-        _conv_direct(cols, 1, 1, np.zeros(1, np.int64), pk.packed, b, code, False, out, ctile)
+        _conv_direct(cols, 1, 1, TAP0, pk.packed, b, code, False, out, ctile)
         return out
     wp = max(w + 2 * pw, (-(-wo // MR) * MR - 1) * sw + kw)
     xp = np.zeros((n, h + 2 * ph, wp, c), np.float32)
@@ -327,7 +327,7 @@ def pack_linear(weight: np.ndarray):
 def _linear_tiles(xf, m_len, k_len, wpk, bias, code, y, ctile):
     # y (M, O) = act(x (Mp, K) @ w.T + bias); 8 rows x 32 outputs per tile, row-major epilogue
     o_len = y.shape[1]
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     blk = k_len * NR
     nrb = -(-m_len // MR)
     lines = blk // 16  # 64-byte lines per weight block

@@ -123,6 +123,8 @@ def _make_rows(kh: int, kw: int, sh: int):
 
                 def blocks(lo, hi, masked):
                     with cgutils.for_range_slice(builder, lo, hi, const(1), inc=True) as (t, _):
+                        if masked:  # t counts the edge blocks [0, t0) then [tm, nbt): one copy of this code
+                            t = builder.select(builder.icmp_signed("<", t, t0_v), t, builder.add(t, builder.sub(tm_v, t0_v)))
                         ox = builder.mul(t, const(LANES))
                         if masked:
                             c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), izero)
@@ -151,9 +153,10 @@ def _make_rows(kh: int, kw: int, sh: int):
                             else:
                                 builder.store(y, builder.bitcast(dst, vec.as_pointer()), align=4)
 
-                blocks(const(0), t0_v, True)
                 blocks(t0_v, tm_v, False)
-                blocks(tm_v, nbt_v, True)
+                # NOTE: both edges in one masked loop, not one loop each: a third less IR, and this
+                # function's LLVM time (~2 s of PP-OCRv2's cold start) scales with it
+                blocks(const(0), builder.add(t0_v, builder.sub(nbt_v, tm_v)), True)
 
             res = cgutils.alloca_once_value(builder, const(1))
             with builder.if_else(builder.icmp_signed(">=", nr_v, const(4))) as (four, fewer):

@@ -14,7 +14,7 @@ from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
 from .activations import ACT_CODES, _act, _sigmoid, _tanh
 from .depthwise import ir_activation
-from .microkernel import HAS_AVX512, LANES, tile_kernel
+from .microkernel import HAS_AVX512, LANES, TAP0, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
@@ -199,7 +199,7 @@ def _quant_pixels_s8(x, inv_pix, a, sx):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _pointwise_s8(wu, o_len, a, sx, s_pix, w_scale, bias, code, out, ctile):
+def _pointwise_s8(wu, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile):
     # acc (MR channels, NR pixels) int32 = (w_q + 128) @ q per tile (weights are the broadcast u8 operand,
     # activations the s8 vectors); true acc = acc - 128 * sx[p]; out (N, O, P) float32 =
     # act(acc * (s_pix[n, p] * w_scale[o]) + bias[o]), written as contiguous pixel runs
@@ -207,8 +207,7 @@ def _pointwise_s8(wu, o_len, a, sx, s_pix, w_scale, bias, code, out, ctile):
     p_len = out.shape[2]
     kp = wu.shape[1]
     wf = wu.reshape(-1)
-    af = a.reshape(-1).view(np.int8)
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     for b in range(n):
         for pb in range(pb_len):
             p0 = pb * NR
@@ -282,18 +281,18 @@ def _pw_epilogue(typingctx, ctile, out, o_off, ldo, sx, s_pix, p_off, w_scale, b
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _pointwise_s8_zmm(wu, o_len, a, sx, s_pix, w_scale, bias, code, out, ctile):
-    # _pointwise_s8 with the zmm epilogue (AVX-512 CPUs)
+def _pointwise_s8_zmm(wu, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile):
+    # _pointwise_s8 with the zmm epilogue (AVX-512 CPUs); af: a's bytes as flat int8 (viewed in Python:
+    # a view inside @njit compiles another overload on every fresh cache)
     n, pb_len, k4, _ = a.shape
     p_len = out.shape[2]
     pp = sx.shape[1]
     kp = wu.shape[1]
     wf = wu.reshape(-1)
-    af = a.reshape(-1).view(np.int8)
     of = out.reshape(-1)
     sxf = sx.reshape(-1)
     sf = s_pix.reshape(-1)
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     for b in range(n):
         for pb in range(pb_len):
             p0 = pb * NR
@@ -341,7 +340,8 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none", fast: bool = Tr
     out = np.empty((n, o, h, w), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
     run = _pointwise_s8_zmm if HAS_AVX512 and fast else _pointwise_s8
-    run(wu, o, a, sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len), np.empty(MR * NR, np.int32))
+    run(wu, o, a, a.reshape(-1).view(np.int8), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
+        np.empty(MR * NR, np.int32))
     return out
 
 
@@ -379,7 +379,7 @@ def _gemm_u8(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y,
     af = a.reshape(-1)
     k4 = kp // 4
     blk = k4 * NR * 4
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     for ob in range(-(-o_len // NR)):
         for m0 in range(0, m_len, MR):
             _T8(ctile, af, m0 * kp, kp, taps, k4, wpk, ob * blk)
@@ -438,7 +438,7 @@ def _lstm_rec_u8(xw, whh, corr, hs, reverse, out, col0, hq, z, c, ctile):
     hf = hq.reshape(-1)
     k4 = kp // 4
     blk = k4 * NR * 4
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     hq[:, :] = 128
     c[:, :] = 0.0
     for s in range(t_len):

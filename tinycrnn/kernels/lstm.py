@@ -19,7 +19,7 @@ from numba import njit
 from ..config import NUMBA_FLAGS
 from .activations import _sigmoid, _tanh
 from .conv import PackedLinear, linear_direct, pack_linear
-from .microkernel import LANES, tile_kernel
+from .microkernel import LANES, TAP0, tile_kernel
 
 NV = 2
 NR = NV * LANES
@@ -50,7 +50,7 @@ def _lstm_recurrence(xw, whh, reverse, out, col0, h, z, c, ctile):
     n, t_len, g4 = xw.shape
     mrp, hid = h.shape
     blk = hid * NR
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     hf = h.reshape(-1)
     h[:, :] = 0.0
     c[:, :] = 0.0

@@ -25,6 +25,11 @@ from ..config import NUMBA_FLAGS_EXACT
 
 LANES = 16  # int32 / float32 lanes of a zmm register
 
+#: ``taps`` for a one-tap tile call (a plain GEMM). A global, so kernels read it as a frozen
+#: constant: an ``np.zeros`` inside ``@njit`` code compiles NumPy's allocation overloads on every
+#: empty cache (0.1-0.3 s of the first-ever run), a constant costs nothing.
+TAP0 = np.zeros(1, np.int64)
+
 
 def _cpu_features():
     import numba

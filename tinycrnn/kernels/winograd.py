@@ -25,7 +25,7 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, bias_act_rows
-from .microkernel import LANES, prefetch, tile_kernel
+from .microkernel import LANES, TAP0, prefetch, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
@@ -144,7 +144,7 @@ def _gemms(v, u, m):
     _, nrb, nob, _, _ = m.shape
     vf = v.reshape(-1)
     mf = m.reshape(-1)
-    taps = np.zeros(1, np.int64)
+    taps = TAP0
     blk = c * NR
     lines = blk // 16  # 64-byte lines per weight block
     for xi in range(npts):
