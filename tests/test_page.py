@@ -329,8 +329,10 @@ def test_dashed_separator_under_a_header_is_not_part_of_its_box():
     assert len(boxes) == 2 and all(v >= 0.5 for v in best_ious(boxes, truth))
     header = min((rect(b) for b in boxes), key=lambda r: r[1])
     assert header[3] <= y - 1 and header[2] < 690  # neither the dashes' row nor their width
-    solid_only = LineDetector(dash_gap=0).detect(img)
+    solid_only = LineDetector(dash_gap=0, sliver=0).detect(img)
     assert max(rect(b)[2] for b in solid_only) >= 690  # without the dash pass the dashes join the header
+    # ... unless the sliver trim cuts them off the header's bottom
+    assert max(rect(b)[2] for b in LineDetector(dash_gap=0).detect(img)) < 690
 
 
 def test_second_look_option(ocr):
@@ -338,3 +340,81 @@ def test_second_look_option(ocr):
     assert [l.text for l in tinycrnn.OCR(second_look=0).read(img).lines] == [l.text for l in ocr.read(img).lines]
     with pytest.raises(InputTypeError):
         tinycrnn.OCR(second_look=1.5)
+
+
+def _dot(img, x, y, size=3):
+    cv2.rectangle(img, (x, y), (x + size - 1, y + size - 1), (0, 0, 0), -1)
+
+
+def test_small_colon_and_full_stop_marks_are_kept():
+    # thin-font marks: 3x3-pixel dots, smaller than the speck filter keeps at this text height,
+    # the colon's dots further apart than the vertical closing joins
+    img, truth = render([("Payment", (60, 80)), ("7.00", (400, 80)), ("Reg No", (60, 160))])
+    x_label, base = truth[0][2], 80
+    _dot(img, x_label + 24, base - 15)
+    _dot(img, x_label + 24, base - 4)
+    _dot(img, truth[2][2] + 4, 160 - 2, size=2)  # a full stop on the baseline right after "No"
+
+    def label_ends(detector):
+        rects = detector.detect_rects(img)
+        assert len(rects) == 3, rects
+        return min(rects, key=lambda r: r[0] + r[1])[2], max(rects, key=lambda r: r[1])[2]
+
+    (pay0, reg0), (pay1, reg1) = label_ends(LineDetector(small_marks=False)), label_ends(LineDetector())
+    assert pay0 < x_label + 24 and pay1 >= x_label + 27  # the colon joins "Payment" only with small marks
+    assert reg1 >= reg0 + 4  # and the full stop joins "Reg No"
+
+
+def test_small_marks_ignore_noise_and_dot_matrix_columns():
+    from tinycrnn.page.detect import add_small_marks
+
+    char_h = 22.0
+    clean = np.zeros((120, 200), np.uint8)
+    mask = clean.copy()
+    # a speck pair in an empty margin (no label to its left), and a pair with ink right below it
+    for x, y in ((20, 20), (20, 31), (120, 40), (120, 51)):
+        mask[y : y + 3, x : x + 3] = 255
+    clean[58:70, 118:125] = 255  # a letter's stroke under the second pair
+    clean[38:56, 90:104] = 255  # a label left of the second pair
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(len(stats), bool)
+    assert np.array_equal(add_small_marks(clean, stats, keep, char_h), clean)
+    clean[58:70, 118:125] = 0  # without the stroke below, the second pair is a colon after its label
+    out = add_small_marks(clean, stats, keep, char_h)
+    assert out[40:54, 120:123].all() and not out[20:34, 20:23].any()
+
+
+def test_trim_slivers_cuts_thin_bands_of_the_neighbouring_rows_only():
+    from tinycrnn.page.detect import trim_slivers
+
+    line = np.array([0, 3, 3, 0, 0] + [20] * 20 + [0, 2, 2], np.int64)  # sliver, gap, a 20-row line, gap, sliver
+    assert trim_slivers(line, 20.0, 0.3) == (5, 25)
+    assert trim_slivers(line, 20.0, 0.3, offset=100) == (105, 125)
+    dotted = np.array([2, 2, 0] + [20] * 14, np.int64)  # 'i' dots over a lowercase line: the rest is too low to cut
+    assert trim_slivers(dotted, 20.0, 0.3) == (0, len(dotted))
+    assert trim_slivers(np.array([5] * 30), 20.0, 0.3) == (0, 30)
+
+
+def test_bottom_of_the_row_above_is_cut_off_a_line_box():
+    img, truth = render([("SR 12.00 ROUNDING", (60, 120))])
+    top = int(np.flatnonzero((img.min(axis=2) < 128).any(axis=1))[0])  # the line's first ink row
+    cv2.rectangle(img, (70, top - 5), (110, top - 3), (0, 0, 0), -1)  # a descender tail of the row above
+    cut, kept = LineDetector().detect_rects(img), LineDetector(sliver=0).detect_rects(img)
+    assert len(cut) == len(kept) == 1
+    assert kept[0][1] < top - 5 and cut[0][1] >= top - 4  # only the trimmed box starts at the line's own ink
+
+
+def test_split_cut_moves_off_a_faint_colon_in_the_gap():
+    from tinycrnn.page.split import clear_column, ink_columns
+
+    gray = np.full((20, 60), 230, np.uint8)
+    gray[3:17, 5:20] = 0  # a glyph
+    gray[3:17, 45:58] = 0  # the next glyph
+    gray[6:8, 31:33] = 150  # a faint colon in the middle of the gap, lighter than the Otsu threshold
+    gray[12:14, 31:33] = 150
+    cols = ink_columns(gray)
+    assert not cols[31] and not cols[32]
+    c = clear_column(gray, cols, 32)
+    assert c in (30, 33)  # the nearest clear column, still inside the gap
+    assert clear_column(gray, cols, 26) == 26  # a clear middle is kept
+    assert clear_column(gray, cols, 10) == 10  # not a gap: unchanged
