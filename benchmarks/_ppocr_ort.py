@@ -53,7 +53,11 @@ class OrtRecognizer:
     def charset(self):
         return self.model.charset
 
-    def decode(self, probs):
+    def decode(self, probs, **opts):
+        if opts:
+            from tinycrnn.decode import decode
+
+            return decode(probs, self.model.charset, blank=0, **opts)
         return ctc_greedy(probs, self.model.charset, 0)
 
     def probabilities(self, images):

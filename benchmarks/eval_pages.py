@@ -138,6 +138,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dash-gap", type=float, default=None, help="erase dashed separators with gaps up to this many text heights (0: solid rules only)")
     ap.add_argument("--no-small-marks", action="store_true", help="do not recover small ':' and '.' marks the speck filter drops")
     ap.add_argument("--sliver", type=float, default=None, help="cut bands of neighbouring rows up to this many text heights off line boxes (0: off)")
+    ap.add_argument("--beam-width", type=int, default=None, help="CTC beam width for page lines (1: greedy)")
     ap.add_argument("--second-look", type=float, default=None, help="re-read lines under this confidence from a trimmed crop (0: off)")
     ap.add_argument("--recover", type=int, default=None)
     ap.add_argument("--x-scale", type=float, default=None)
@@ -159,6 +160,8 @@ def main(argv=None) -> int:
         if args.no_small_marks:
             det_kw["small_marks"] = False
         kw["detector"] = LineDetector(**det_kw)
+    if args.beam_width is not None:
+        kw["beam_width"] = args.beam_width
     ocr = make_ocr(args.model, **kw)
     if args.recover is not None:
         ocr.reader.recover = args.recover

@@ -418,3 +418,18 @@ def test_split_cut_moves_off_a_faint_colon_in_the_gap():
     assert c in (30, 33)  # the nearest clear column, still inside the gap
     assert clear_column(gray, cols, 26) == 26  # a clear middle is kept
     assert clear_column(gray, cols, 10) == 10  # not a gap: unchanged
+
+
+def test_page_lines_are_beam_decoded_unless_the_recogniser_says_otherwise():
+    from tinycrnn import Recognizer
+
+    assert tinycrnn.OCR().reader.decode_options == {"decoder": "beam", "beam_width": 5}
+    assert tinycrnn.OCR(beam_width=1).reader.decode_options == {}
+    own = Recognizer("ppocrv2_zh_int8", decoder="greedy")
+    assert tinycrnn.OCR(model=own).reader.decode_options == {}  # the caller's choice wins
+    img, _ = render(LINES)
+    texts = [l.text for l in tinycrnn.OCR().read(img).lines]
+    assert "TAX INVOICE" in texts and len(texts) == len(LINES)
+    for bad in (0, 2.5, True, "5"):
+        with pytest.raises(InputTypeError):
+            tinycrnn.OCR(beam_width=bad)

@@ -30,6 +30,8 @@ class LineReader:
         recover: re-read unread prefixes (see module doc), at most this many times per piece.
         x_scale: squeeze pieces horizontally by this factor before recognition (fewer columns, faster).
         min_token_score: whitespace tokens whose mean character confidence is lower are dropped.
+        beam_width: CTC prefix beam width for pieces (1 = greedy), used only when the recogniser has no
+            decoder options of its own (a caller's ``decoder``/``lexicon``/... choice wins).
         commas: turn ``.`` into ``,`` where the glyph has a comma's tail (:func:`~.split.restore_commas`),
             and read lines with their commas painted out, putting them back afterwards
             (:func:`~.split.erase_commas`: PP-OCRv2 drops everything before a line's last comma).
@@ -37,8 +39,10 @@ class LineReader:
 
     def __init__(self, recognizer, max_ratio: float = 10.0, right_margin: Optional[int] = None,
                  batch_size: int = 16, bucket: float = 1.3, recover: int = 3, x_scale: float = 1.0,
-                 min_token_score: float = 0.0, commas: bool = True):
+                 min_token_score: float = 0.0, commas: bool = True, beam_width: int = 1):
         self.rec = recognizer
+        own = bool(getattr(recognizer, "decode_options", None))
+        self.decode_options = {"decoder": "beam", "beam_width": int(beam_width)} if beam_width > 1 and not own else {}
         self.spec = recognizer.spec
         self.model = recognizer.model
         self.max_ratio = max_ratio
@@ -90,7 +94,7 @@ class LineReader:
                 # NOTE: drop the steps that only saw padding beyond this piece's own margin
                 T = y.shape[1]
                 keep = min(T, int(math.ceil(T * min(W, widths[i]) / W)))
-                d = self.rec.decode(y[j, :keep])
+                d = self.rec.decode(y[j, :keep], **self.decode_options)
                 text, spans = d.text, d.spans
                 conf = list(d.char_confidences)
                 cols_per_step = W / float(T) * pieces[i].shape[1] / float(xs[i].shape[2])
