@@ -138,6 +138,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dash-gap", type=float, default=None, help="erase dashed separators with gaps up to this many text heights (0: solid rules only)")
     ap.add_argument("--no-small-marks", action="store_true", help="do not recover small ':' and '.' marks the speck filter drops")
     ap.add_argument("--sliver", type=float, default=None, help="cut bands of neighbouring rows up to this many text heights off line boxes (0: off)")
+    ap.add_argument("--word-gap", type=float, default=None, help="join rows of 3+ boxes whose gaps are all under this many text heights (0: off)")
     ap.add_argument("--beam-width", type=int, default=None, help="CTC beam width for page lines (1: greedy)")
     ap.add_argument("--second-look", type=float, default=None, help="re-read lines under this confidence from a trimmed crop (0: off)")
     ap.add_argument("--recover", type=int, default=None)
@@ -153,10 +154,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     kw = dict(deskew=not args.no_deskew, crop_steps=args.crop_steps, max_ratio=args.max_ratio,
               right_margin=args.right_margin)
-    if args.gap is not None or args.dash_gap is not None or args.sliver is not None or args.no_small_marks:
+    if args.gap is not None or args.dash_gap is not None or args.sliver is not None or args.no_small_marks or args.word_gap is not None:
         from tinycrnn.page.detect import LineDetector
 
-        det_kw = {k: v for k, v in (("gap", args.gap), ("dash_gap", args.dash_gap), ("sliver", args.sliver)) if v is not None}
+        det_kw = {k: v for k, v in (("gap", args.gap), ("dash_gap", args.dash_gap), ("sliver", args.sliver), ("word_gap", args.word_gap)) if v is not None}
         if args.no_small_marks:
             det_kw["small_marks"] = False
         kw["detector"] = LineDetector(**det_kw)

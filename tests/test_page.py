@@ -433,3 +433,19 @@ def test_page_lines_are_beam_decoded_unless_the_recogniser_says_otherwise():
     for bad in (0, 2.5, True, "5"):
         with pytest.raises(InputTypeError):
             tinycrnn.OCR(beam_width=bad)
+
+
+def test_widely_spaced_words_of_a_row_form_one_line_but_receipt_columns_do_not():
+    det = LineDetector()
+    words = ["The", "quick", "brown", "fox", "jumps"]
+    h = cv2.getTextSize("Tg", FONT, 1.0, 2)[0][1]
+    row, x = [], 60
+    for w in words:  # word spaces of 1.4 text heights: wider than the detector's horizontal closing
+        row.append((w, (x, 100)))
+        x += cv2.getTextSize(w, FONT, 1.0, 2)[0][0] + int(1.4 * h)
+    img, truth = render(row + [("SUBTOTAL", (60, 200)), ("2", (330, 200)), ("12.50", (600, 200))])
+    rects = sorted((rect(b) for b in det.detect(img)), key=lambda r: (r[1], r[0]))
+    prose = [r for r in rects if r[1] < 150]
+    assert len(prose) == 1 and prose[0][0] <= 62 and prose[0][2] >= truth[len(words) - 1][2] - 2
+    assert len([r for r in rects if r[1] > 150]) == 3  # column gaps stay cuts
+    assert len(LineDetector(word_gap=0).detect(img)) == len(words) + 3

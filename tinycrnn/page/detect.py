@@ -155,11 +155,15 @@ class LineDetector:
         small_marks: keep colons and full stops printed smaller than the speck filter (see :func:`add_small_marks`).
         sliver: bands of a neighbouring row at most this many text heights tall are cut off a line's top
             and bottom (see :func:`trim_slivers`; 0 = never).
+        word_gap: a row of three or more boxes whose gaps are all below this many text heights is one
+            line of widely spaced words and is joined (see :func:`join_word_rows`; 0 = never).
     """
 
     def __init__(self, max_side: int = 2000, gap: float = 1.0, offset: float = 12.0, min_height: int = 4,
-                 mark_reach: float = 3.0, dash_gap: float = 0.25, small_marks: bool = True, sliver: float = 0.3):
+                 mark_reach: float = 3.0, dash_gap: float = 0.25, small_marks: bool = True, sliver: float = 0.3,
+                 word_gap: float = 2.0):
         self.max_side = max_side
+        self.word_gap = word_gap
         self.sliver = sliver
         self.small_marks = small_marks
         self.dash_gap = dash_gap
@@ -234,7 +238,8 @@ class LineDetector:
                 if ys.size:
                     rects.append(self._pad(x + xs.min(), y + a + ys.min(), x + xs.max() + 1, y + a + ys.max() + 1, char_h, W, H))
         rects = attach_marks(rects, char_h, self.mark_reach)
-        return [r for r in rects if self._plausible(r, char_h, scale_pad=True)]
+        rects = [r for r in rects if self._plausible(r, char_h, scale_pad=True)]
+        return join_word_rows(rects, char_h, self.word_gap) if self.word_gap > 0 else rects
 
     @staticmethod
     def _plausible(r, char_h: float, scale_pad: bool = False) -> bool:
@@ -328,6 +333,42 @@ def add_small_marks(clean: np.ndarray, stats: np.ndarray, keep: np.ndarray, char
     for k in range(dots.size):
         if k not in paired and not keep[dots[k]] and _full_stop(clean, x[k], y[k] + h[k], char_h):
             out[y[k] : y[k] + h[k], x[k] : x[k] + w[k]] = 255
+    return out
+
+
+def join_word_rows(rects, char_h: float, word_gap: float):
+    """Join the boxes of a row into one line when the row is running text split at its word spaces.
+
+    Why: on a 300-dpi page of prose the word spaces can be wider than the horizontal closing
+    (``gap`` text heights, kept small so receipt columns stay apart), and every word became its own
+    "line" (the Tesseract ``eurotext`` page read as 65 one-word lines). A row of at least three boxes
+    of similar height with every gap under ``word_gap`` text heights is prose; a receipt row keeps at
+    least one column gap wider than that and is left alone.
+    """
+    if len(rects) < 3:
+        return rects
+    order = sorted(range(len(rects)), key=lambda i: (rects[i][1] + rects[i][3]) / 2.0)
+    rows: List[List[int]] = []
+    for i in order:
+        r = rects[i]
+        h = r[3] - r[1]
+        if rows:
+            ref = rects[rows[-1][0]]
+            rh = ref[3] - ref[1]
+            ov = min(r[3], ref[3]) - max(r[1], ref[1])
+            if ov > 0.6 * min(h, rh) and max(h, rh) < 1.5 * min(h, rh):
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    out = []
+    for row in rows:
+        row.sort(key=lambda i: rects[i][0])
+        gaps = [rects[b][0] - rects[a][2] for a, b in zip(row, row[1:])]
+        if len(row) >= 3 and max(gaps) < word_gap * char_h and min(gaps) > -0.5 * char_h:
+            box = [rects[i] for i in row]
+            out.append((min(b[0] for b in box), min(b[1] for b in box), max(b[2] for b in box), max(b[3] for b in box)))
+        else:
+            out += [rects[i] for i in row]
     return out
 
 
