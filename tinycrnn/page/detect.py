@@ -258,6 +258,10 @@ class LineDetector:
         return (max(0.0, x0 - px), max(0.0, y0 - PAD_TOP * h), min(float(W), x1 + px), min(float(H), y1 + PAD_BOTTOM * h))
 
 
+#: More dot-sized components than this on one page is speckle noise: :func:`add_small_marks` leaves it alone.
+MAX_DOTS = 20000
+
+
 def _dots(stats: np.ndarray, char_h: float) -> np.ndarray:
     """Indices of components shaped like one dot of a ``:`` or ``.``: small, compact, at least 2x2 pixels."""
     w, h, a = stats[:, 2], stats[:, 3], stats[:, 4]  # cv2.CC_STAT_WIDTH, HEIGHT, AREA
@@ -308,17 +312,23 @@ def add_small_marks(clean: np.ndarray, stats: np.ndarray, keep: np.ndarray, char
     joined by :func:`attach_marks`. A dropped lone dot comes back only as a full stop after a letter.
     """
     dots = _dots(stats, char_h)
-    if dots.size == 0:
-        return clean
+    if dots.size == 0 or dots.size > MAX_DOTS:
+        return clean  # NOTE: tens of thousands of dots are speckle noise, not punctuation; pairing them would take minutes
     out = clean.copy()
     x, y, w, h, a = (stats[dots, k].astype(np.int64) for k in range(5))
     cx = x + w / 2.0
-    order = np.argsort(y, kind="stable")
+    # partners share a column (|cx_i - cx_j| <= half the wider dot <= 0.15 text heights): bucket by column
+    col = np.floor(cx / max(1.0, 0.15 * char_h)).astype(np.int64)
+    buckets = {}
+    for k in np.argsort(y, kind="stable"):
+        buckets.setdefault(int(col[k]), []).append(int(k))
     paired = set()
-    for n, i in enumerate(order):
+    for i in np.argsort(y, kind="stable"):
         if i in paired:
             continue
-        for j in order[n + 1 :]:
+        near = sorted((j for c in (col[i] - 1, col[i], col[i] + 1) for j in buckets.get(int(c), ()) if y[j] > y[i]),
+                      key=lambda j: y[j])
+        for j in near:
             gap = y[j] - (y[i] + h[i])
             if gap > 0.7 * char_h:
                 break
@@ -328,7 +338,7 @@ def add_small_marks(clean: np.ndarray, stats: np.ndarray, keep: np.ndarray, char
             x0, x1, y0, y1 = min(x[i], x[j]), max(x[i] + w[i], x[j] + w[j]), y[i], y[j] + h[j]
             if _clear_around(clean, x0, y0, x1, y1, char_h) and _label_left(clean, x0, y0, y1, char_h):
                 out[y0:y1, x0:x1] = 255
-                paired.update((i, j))
+                paired.update((int(i), j))
                 break
     for k in range(dots.size):
         if k not in paired and not keep[dots[k]] and _full_stop(clean, x[k], y[k] + h[k], char_h):
