@@ -79,11 +79,23 @@ def make_ocr(model: str, **kw):
     return tinycrnn.OCR(model=model or None, **kw)
 
 
-def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = "") -> Dict:
+class GivenBoxes:
+    """A detector that returns the boxes it is given (the annotation's, for ``--oracle-boxes``)."""
+
+    def __init__(self):
+        self.boxes: List = []
+
+    def detect(self, image):
+        return [np.asarray(b, np.float32).reshape(4, 2) for b in self.boxes]
+
+
+def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = "", oracle: bool = False) -> Dict:
     pages = [line.split("\t") for line in open(os.path.join(data, "pages.tsv")).read().splitlines() if line.strip()]
     if limit:
         pages = pages[:limit]
     ocr.read(os.path.join(data, pages[0][0]))  # warm-up (JIT / caches)
+    if oracle:
+        ocr.detector = GivenBoxes()
     det_tp = det_p = det_g = tok_tp = tok_p = tok_g = 0
     times: Dict[str, List[float]] = {}
     rows = []
@@ -91,6 +103,8 @@ def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = 
     for k, (img, ann) in enumerate(pages):
         progress(k, len(pages), os.path.basename(img))
         a = json.load(open(os.path.join(data, ann)))
+        if oracle:
+            ocr.detector.boxes = [line["box"] for line in a["lines"]]
         res = ocr.read(os.path.join(data, img))
         gt_rects = [rect_of(line["box"]) for line in a["lines"]]
         pr_rects = [rect_of(line.box) for line in res.lines]
@@ -138,6 +152,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dash-gap", type=float, default=None, help="erase dashed separators with gaps up to this many text heights (0: solid rules only)")
     ap.add_argument("--no-small-marks", action="store_true", help="do not recover small ':' and '.' marks the speck filter drops")
     ap.add_argument("--sliver", type=float, default=None, help="cut bands of neighbouring rows up to this many text heights off line boxes (0: off)")
+    ap.add_argument("--pad-bottom", type=float, default=None, help="margin below a line's ink, fraction of its height (default 0.03)")
+    ap.add_argument("--oracle-boxes", action="store_true",
+                    help="read the annotated line boxes instead of detecting (no deskew): what detection costs")
     ap.add_argument("--word-gap", type=float, default=None, help="join rows of 3+ boxes whose gaps are all under this many text heights (0: off)")
     ap.add_argument("--beam-width", type=int, default=None, help="CTC beam width for page lines (1: greedy)")
     ap.add_argument("--second-look", type=float, default=None, help="re-read lines under this confidence from a trimmed crop (0: off)")
@@ -154,34 +171,27 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     kw = dict(deskew=not args.no_deskew, crop_steps=args.crop_steps, max_ratio=args.max_ratio,
               right_margin=args.right_margin)
-    if args.gap is not None or args.dash_gap is not None or args.sliver is not None or args.no_small_marks or args.word_gap is not None:
+    det_kw = {k: getattr(args, k) for k in ("gap", "dash_gap", "sliver", "word_gap", "pad_bottom") if getattr(args, k) is not None}
+    if args.no_small_marks:
+        det_kw["small_marks"] = False
+    if det_kw:
         from tinycrnn.page.detect import LineDetector
 
-        det_kw = {k: v for k, v in (("gap", args.gap), ("dash_gap", args.dash_gap), ("sliver", args.sliver), ("word_gap", args.word_gap)) if v is not None}
-        if args.no_small_marks:
-            det_kw["small_marks"] = False
         kw["detector"] = LineDetector(**det_kw)
     if args.beam_width is not None:
         kw["beam_width"] = args.beam_width
+    if args.oracle_boxes:
+        kw["deskew"] = False  # the annotated boxes are in the unrotated page's coordinates
     ocr = make_ocr(args.model, **kw)
-    if args.recover is not None:
-        ocr.reader.recover = args.recover
-    if args.x_scale is not None:
-        ocr.reader.x_scale = args.x_scale
-    if args.min_token_score is not None:
-        ocr.reader.min_token_score = args.min_token_score
     if args.second_look is not None:
         ocr.second_look = args.second_look
     if args.no_commas:
         ocr.reader.commas = False
-    if args.bucket is not None:
-        ocr.reader.bucket = args.bucket
-    if args.batch_size is not None:
-        ocr.reader.batch_size = args.batch_size
-    if args.space_gap is not None:
-        ocr.reader.space_gap = args.space_gap
+    for name in ("recover", "x_scale", "min_token_score", "bucket", "batch_size", "space_gap"):
+        if getattr(args, name) is not None:
+            setattr(ocr.reader, name, getattr(args, name))
     t = time.perf_counter()
-    r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump)
+    r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump, args.oracle_boxes)
     r["wall_s"] = time.perf_counter() - t
     if args.json:
         print(json.dumps(r, indent=1))

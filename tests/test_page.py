@@ -464,3 +464,9 @@ def test_speckled_page_still_finds_its_lines():
         img[y : y + 2, x : x + 2] = 0
     boxes = LineDetector().detect(img)
     assert all(v >= 0.5 for v in best_ious(boxes, truth))
+    from tinycrnn.page.detect import add_small_marks
+
+    mask = (cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) < 128).astype(np.uint8) * 255
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(len(stats), bool)
+    assert add_small_marks(mask, stats, keep, 20.0) is mask  # past MAX_DOTS the pass stands aside

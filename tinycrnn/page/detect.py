@@ -13,10 +13,8 @@ import numpy as np
 
 #: A box is float32 (4, 2): [x, y] corners clockwise from the top-left, in image coordinates.
 Box = np.ndarray
-#: Margins added above and below a line's ink, as fractions of the ink height (see ``LineDetector._pad``).
-PAD_TOP, PAD_BOTTOM = 0.12, 0.03
-#: Box height / ink height (undoes the vertical margins).
-PAD_SCALE = 1.0 + PAD_TOP + PAD_BOTTOM
+#: Margin added above a line's ink, as a fraction of the ink height (see ``LineDetector._pad``).
+PAD_TOP = 0.12
 
 
 class Detector(Protocol):
@@ -157,12 +155,16 @@ class LineDetector:
             and bottom (see :func:`trim_slivers`; 0 = never).
         word_gap: a row of three or more boxes whose gaps are all below this many text heights is one
             line of widely spaced words and is joined (see :func:`join_word_rows`; 0 = never).
+        pad_bottom: margin below a line's ink, as a fraction of the ink height (above it: ``PAD_TOP``).
     """
 
     def __init__(self, max_side: int = 2000, gap: float = 1.0, offset: float = 12.0, min_height: int = 4,
                  mark_reach: float = 3.0, dash_gap: float = 0.25, small_marks: bool = True, sliver: float = 0.3,
-                 word_gap: float = 2.0):
+                 word_gap: float = 2.0, pad_bottom: float = 0.03):
         self.max_side = max_side
+        self.pad_bottom = pad_bottom
+        #: box height / ink height (undoes the vertical margins)
+        self.pad_scale = 1.0 + PAD_TOP + pad_bottom
         self.word_gap = word_gap
         self.sliver = sliver
         self.small_marks = small_marks
@@ -237,25 +239,24 @@ class LineDetector:
                 ys, xs = np.nonzero(sub[a:b])
                 if ys.size:
                     rects.append(self._pad(x + xs.min(), y + a + ys.min(), x + xs.max() + 1, y + a + ys.max() + 1, char_h, W, H))
-        rects = attach_marks(rects, char_h, self.mark_reach)
-        rects = [r for r in rects if self._plausible(r, char_h, scale_pad=True)]
+        rects = attach_marks(rects, char_h, self.mark_reach, self.pad_scale)
+        rects = [r for r in rects if self._plausible(r, char_h)]
         return join_word_rows(rects, char_h, self.word_gap) if self.word_gap > 0 else rects
 
-    @staticmethod
-    def _plausible(r, char_h: float, scale_pad: bool = False) -> bool:
-        # drop specks, dash rows and thin vertical strokes; keep lone ':' and '-' sized marks
-        w, h = r[2] - r[0] - (0.3 * char_h if scale_pad else 0), (r[3] - r[1]) / (PAD_SCALE if scale_pad else 1)
+    def _plausible(self, r, char_h: float) -> bool:
+        # drop specks, dash rows and thin vertical strokes; keep lone ':' and '-' sized marks (sizes without margins)
+        w, h = r[2] - r[0] - 0.3 * char_h, (r[3] - r[1]) / self.pad_scale
         if h < 0.45 * char_h or w < 0.2 * char_h:
             return False
         return not (h > 1.3 * char_h and w < 0.4 * h)
 
-    @staticmethod
-    def _pad(x0, y0, x1, y1, char_h, W, H):
+    def _pad(self, x0, y0, x1, y1, char_h, W, H):
         # NOTE: a small margin: recognisers read tight crops best (PP-OCRv2 loses ~9 points with a 10% border).
         # It is uneven because the annotated boxes PP-OCRv2 reads best sit ~12% of the ink height above the
-        # ink and hug its bottom: 3% below instead of 12% took SROIE dev token F1 0.860 -> 0.870.
+        # ink and hug its bottom: 3% below instead of 12% took SROIE dev token F1 0.860 -> 0.870
+        # (eval_pages --pad-bottom 0.12 gives the old margin).
         px, h = 0.15 * char_h, y1 - y0
-        return (max(0.0, x0 - px), max(0.0, y0 - PAD_TOP * h), min(float(W), x1 + px), min(float(H), y1 + PAD_BOTTOM * h))
+        return (max(0.0, x0 - px), max(0.0, y0 - PAD_TOP * h), min(float(W), x1 + px), min(float(H), y1 + self.pad_bottom * h))
 
 
 #: More dot-sized components than this on one page is speckle noise: :func:`add_small_marks` leaves it alone.
@@ -382,19 +383,20 @@ def join_word_rows(rects, char_h: float, word_gap: float):
     return out
 
 
-def attach_marks(rects, char_h: float, reach: float):
+def attach_marks(rects, char_h: float, reach: float, pad_scale: float):
     """Join lone narrow marks (a ``:`` standing between a label and its value) to their row's nearest box.
 
     Why: a colon alone is narrower than the plausibility filter allows and was dropped, losing a
     token each time (``SALESPERSON :`` read as ``SALESPERSON``; 26 ``:`` tokens on the SROIE dev
     receipts), and read on its own the recogniser often calls it ``1``. Receipts print the colon
     closer to one side; joining it to the nearer neighbour within ``reach`` text heights keeps it.
+    ``pad_scale`` is the boxes' height over their ink height (their vertical margins).
     """
     if reach <= 0 or len(rects) < 2:
         return rects
     pad = 0.15 * char_h
     # NOTE: lower than a capital (a lone '1' of a quantity column is a full-height glyph and stays alone)
-    marks = [i for i, r in enumerate(rects) if r[2] - r[0] - 2 * pad < 0.45 * char_h and (r[3] - r[1]) / PAD_SCALE < 0.85 * char_h]
+    marks = [i for i, r in enumerate(rects) if r[2] - r[0] - 2 * pad < 0.45 * char_h and (r[3] - r[1]) / pad_scale < 0.85 * char_h]
     if not marks:
         return rects
     is_mark = set(marks)

@@ -26,6 +26,32 @@ def ink_columns(gray: np.ndarray) -> np.ndarray:
     return crop_ink(gray).sum(axis=0) > 0
 
 
+class Glyphs:
+    """The connected ink components of a line crop, with the line's baseline and glyph height.
+
+    Attributes: ``ink`` (H, W) bool, ``labels`` component image, ``x, y, w, h`` float arrays per
+    component, ``tall`` (glyph-height components: at least 35% of the crop height), ``base`` (median
+    bottom of the tall ones) and ``xh`` (their median height). ``base``/``xh`` are 0 when fewer
+    than two glyphs are tall.
+    """
+
+    def __init__(self, crop: np.ndarray):
+        import cv2
+
+        gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        self.ink = crop_ink(gray)
+        _, self.labels, st, _ = cv2.connectedComponentsWithStats(self.ink.astype(np.uint8), connectivity=8)
+        self.x, self.y, self.w, self.h = (st[1:, k].astype(np.float64) for k in range(4))
+        self.tall = self.h >= 0.35 * gray.shape[0]
+        ok = self.tall.sum() >= 2
+        self.base = float(np.median((self.y + self.h)[self.tall])) if ok else 0.0
+        self.xh = float(np.median(self.h[self.tall])) if ok else 0.0
+
+    def has_tail(self) -> np.ndarray:
+        """Per component: reaches below the baseline and is taller than wide (a comma, not a full stop)."""
+        return (self.y + self.h - self.base >= max(1.5, 0.1 * self.xh)) & (self.h >= 1.2 * self.w)
+
+
 def restore_commas(crop: np.ndarray, text: str, spans: Sequence[Tuple[int, int]], cols_per_step: float) -> str:
     """Turn a read ``.`` into ``,`` where the glyph under it has a comma's tail.
 
@@ -42,17 +68,11 @@ def restore_commas(crop: np.ndarray, text: str, spans: Sequence[Tuple[int, int]]
     """
     if "." not in text or len(spans) != len(text) or crop.shape[0] < 10:
         return text
-    import cv2
-
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    H = gray.shape[0]
-    n, _, st, _ = cv2.connectedComponentsWithStats(crop_ink(gray).astype(np.uint8), connectivity=8)
-    x, y, w, h = (st[1:, k].astype(np.float64) for k in range(4))
-    tall = h >= 0.35 * H
-    if tall.sum() < 2:
+    g = Glyphs(crop)
+    if g.tall.sum() < 2:
         return text
-    base = float(np.median((y + h)[tall]))
-    xh = float(np.median(h[tall]))
+    x, y, w, tall, base, xh = g.x, g.y, g.w, g.tall, g.base, g.xh
+    tail = g.has_tail()
     cx = x + w / 2.0
     out = list(text)
     for k, ch in enumerate(text):
@@ -63,7 +83,7 @@ def restore_commas(crop: np.ndarray, text: str, spans: Sequence[Tuple[int, int]]
         if not near.any():
             continue
         j = np.flatnonzero(near)[np.argmin(np.abs(cx - c)[near])]
-        if y[j] + h[j] - base >= max(1.5, 0.1 * xh) and h[j] >= 1.2 * w[j]:
+        if tail[j]:
             out[k] = ","
     return "".join(out)
 
@@ -160,25 +180,18 @@ def erase_commas(crop: np.ndarray) -> Tuple[np.ndarray, List[float]]:
     back in with :func:`insert_commas`. A mark counts as a comma when it sits on the baseline,
     reaches below it, is taller than wide and at least a quarter of the glyph height, stands in
     a gap between glyphs (no glyph shares its columns) and has nothing above it (so a broken
-    ``P`` or ``)`` is not one). On the SROIE dev line crops this reads 25 of 62 comma lines
-    exactly instead of 11 and breaks none of the others.
+    ``P`` or ``)`` is not one). On the SROIE dev line crops the reader gets 26 of the 62 comma lines
+    exactly (0 with comma handling off; all lines 86.43 -> 88.29%: ``python -m benchmarks.eval_page_reader``).
     """
     if crop.shape[0] < 10:
         return crop, []
     import cv2
 
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    H = gray.shape[0]
-    ink = crop_ink(gray)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    x, y, w, h = (st[1:, k].astype(np.float64) for k in range(4))
-    tall = h >= 0.35 * H
-    if tall.sum() < 3:
+    g = Glyphs(crop)
+    if g.tall.sum() < 3:
         return crop, []
-    base = float(np.median((y + h)[tall]))
-    xh = float(np.median(h[tall]))
-    shaped = ((~tall) & (h < 0.7 * xh) & (h >= 0.25 * xh) & (w < 0.45 * xh) & (y > base - 0.45 * xh)
-              & (y + h - base >= max(1.5, 0.1 * xh)) & (h >= 1.2 * w))
+    x, y, w, h, tall, base, xh = g.x, g.y, g.w, g.h, g.tall, g.base, g.xh
+    shaped = (~tall) & (h < 0.7 * xh) & (h >= 0.25 * xh) & (w < 0.45 * xh) & (y > base - 0.45 * xh) & g.has_tail()
     upper = y < base - 0.5 * xh
     commas = [i for i in np.flatnonzero(shaped)
               if not np.any(tall & (x < x[i] + w[i] - 0.5) & (x + w > x[i] + 0.5))
@@ -186,8 +199,8 @@ def erase_commas(crop: np.ndarray) -> Tuple[np.ndarray, List[float]]:
     if not commas:
         return crop, []
     out = crop.copy()
-    out[cv2.dilate(np.isin(lab, np.array(commas) + 1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = (
-        np.median(crop[~ink], axis=0) if (~ink).any() else 255)
+    out[cv2.dilate(np.isin(g.labels, np.array(commas) + 1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = (
+        np.median(crop[~g.ink], axis=0) if (~g.ink).any() else 255)
     return out, sorted(float(x[i] + w[i] / 2.0) for i in commas)
 
 
