@@ -161,6 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--recover", type=int, default=None)
     ap.add_argument("--x-scale", type=float, default=None)
     ap.add_argument("--min-token-score", type=float, default=None, help="drop tokens whose mean character confidence is lower")
+    ap.add_argument("--no-case", action="store_true", help="no second reading of lower-case lines for letter case and word spaces")
+    ap.add_argument("--case-share", type=float, default=None,
+                    help="read a page's lower-case lines again when at least this share of its lines are lower case (default 0.8)")
     ap.add_argument("--no-commas", action="store_true", help="no comma handling: keep the recogniser's '.' and do not erase commas before reading")
     ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
     ap.add_argument("--batch-size", type=int, default=None, help="most line pieces per forward pass")
@@ -180,6 +183,12 @@ def main(argv=None) -> int:
         kw["detector"] = LineDetector(**det_kw)
     if args.beam_width is not None:
         kw["beam_width"] = args.beam_width
+    if args.no_case:
+        kw["case_model"] = None
+    if args.case_share is not None:
+        from tinycrnn.page import case
+
+        case.PAGE_SHARE = args.case_share
     if args.oracle_boxes:
         kw["deskew"] = False  # the annotated boxes are in the unrotated page's coordinates
     ocr = make_ocr(args.model, **kw)

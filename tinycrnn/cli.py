@@ -26,6 +26,8 @@ def _add_read(sub) -> None:
     p.add_argument("--draw", metavar="OUT.png", help="page mode: write the page with boxes and text drawn on it "
                    "(with several images, OUT-1.png, OUT-2.png, ...)")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="page mode: drop lines read below C")
+    p.add_argument("--no-case", action="store_true",
+                   help="page mode: keep the page model's letter case (no second reading of lower-case pages with english_g2)")
     p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
     p.add_argument("--beam", type=int, metavar="N", help="beam search with width N instead of greedy")
     p.add_argument("--lexicon", metavar="FILE", help="snap to the most likely word of FILE (one per line)")
@@ -80,7 +82,8 @@ def _cmd_read_pages(args) -> int:
 
     opts = _decode_options(args)
     rec = Recognizer(args.model, backend=args.backend, **opts) if args.model else default_recognizer(args.backend, **opts)
-    ocr = OCR(model=rec, min_confidence=args.min_confidence)
+    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=args.backend,
+              case_model=None if args.no_case else "auto")
     status = 0
     for k, path in enumerate(args.images):
         try:

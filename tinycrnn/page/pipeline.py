@@ -5,6 +5,7 @@ line detector), recognise (crops batched by width through the recogniser), decod
 Recognition only ever sees line crops; nothing here is model-specific beyond the ``model`` name.
 """
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -27,6 +28,10 @@ DEFAULT_MODELS = ("ppocrv2_zh_int8", "ppocrv2_zh", "english_g2")
 CROP_STEPS: Dict[str, str] = {}
 #: A second look at an unsure line trims this fraction of the box height off its top and bottom.
 SECOND_LOOK_TRIM = 0.05
+#: The case-aware model that ``case_model="auto"`` reads lower-case lines with (see ``page/case.py``).
+CASE_MODEL = "english_g2-int8"
+_CASE_READERS: Dict[tuple, Any] = {}
+_CASE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -159,6 +164,10 @@ class OCR:
         beam_width: lines are decoded with a CTC prefix beam of this width (1 = greedy) unless the
             recogniser carries its own decoder options. Width 5 on the SROIE dev receipts: token F1
             0.896 -> 0.904 for +60 ms of decoding per page (widths 3 and 10 read the same).
+        case_model: lines showing lower-case letters are read again with this model and take its
+            letter case and word spaces (:func:`~tinycrnn.page.case.merge_case`). ``"auto"``:
+            :data:`CASE_MODEL` when it is installed and the page model is not english_g2 itself;
+            ``None``: never. Loaded on first use and shared by every ``OCR`` of the process.
 
     Example:
         >>> import tinycrnn
@@ -170,7 +179,7 @@ class OCR:
                  min_confidence: float = 0.0, deskew: bool = True, crop_steps: Union[str, Sequence[str], None] = None,
                  max_ratio: float = 10.0, right_margin: Optional[int] = None, batch_size: int = 2,
                  backend: Optional[str] = None, min_token_score: float = 0.5, second_look: float = 0.7,
-                 beam_width: int = 5):
+                 beam_width: int = 5, case_model: Union[str, os.PathLike, Any, None] = "auto"):
         from ..recognizer import Recognizer
         from .reader import LineReader
 
@@ -194,6 +203,50 @@ class OCR:
         self.crop_steps: Steps = parse_steps(CROP_STEPS.get(name, "") if crop_steps is None else crop_steps)
         self.reader = LineReader(self.recognizer, max_ratio=max_ratio, right_margin=right_margin, batch_size=batch_size,
                                  min_token_score=min_token_score, beam_width=int(beam_width))
+        self.backend = backend
+        self.case_model = self._resolve_case_model(case_model, name)
+
+    @staticmethod
+    def _resolve_case_model(case_model, page_model: str):
+        """A Recognizer, a model file path, or None; an explicit name that is not installed raises here."""
+        from ..engine import resolve_model_path
+
+        if case_model is None or (not isinstance(case_model, (str, os.PathLike))):
+            return case_model
+        if case_model == "auto":
+            if page_model.startswith("english_g2"):
+                return None
+            try:
+                return resolve_model_path(CASE_MODEL)
+            except ModelNotFoundError:
+                return None
+        return resolve_model_path(case_model)
+
+    def _case_reader(self):
+        if self.case_model is None or not isinstance(self.case_model, str):
+            return self.case_model
+        key = (self.case_model, self.backend)
+        with _CASE_LOCK:
+            if key not in _CASE_READERS:
+                from ..recognizer import Recognizer
+
+                _CASE_READERS[key] = Recognizer(self.case_model, backend=self.backend)
+            return _CASE_READERS[key]
+
+    def _restore_case(self, crops: Sequence[np.ndarray], read: List[tuple]) -> None:
+        """In place on ``read``: case and word spaces of lower-case lines from the case model, on pages
+        that are mostly lower case (``case.PAGE_SHARE``)."""
+        from .case import PAGE_SHARE, has_lowercase, merge_case
+
+        if self.case_model is None:
+            return
+        alpha = [i for i, (text, _) in enumerate(read) if any(ch.isalpha() for ch in text)]
+        todo = [i for i in alpha if has_lowercase(crops[i])]
+        if not todo or len(todo) < PAGE_SHARE * len(alpha):
+            return
+        cased = self._case_reader().recognize_batch([crops[i] for i in todo])
+        for i, res in zip(todo, cased):
+            read[i] = (merge_case(read[i][0], res.text), read[i][1])
 
     @property
     def model_name(self) -> str:
@@ -246,6 +299,7 @@ class OCR:
             for i, second in zip(unsure, again):
                 if second[1] > read[i][1]:
                     read[i] = second
+        self._restore_case(crops, read)
         t3 = time.perf_counter()
         Minv = cv2.invertAffineTransform(M)
         lines = []
