@@ -126,6 +126,25 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _add_warmup(sub) -> None:
+    p = sub.add_parser("warmup", help="compile and cache every kernel the models can reach (image build, first boot)")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="model names or .tcrnn paths (default: every shipped model)")
+    p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
+    p.set_defaults(func=_cmd_warmup)
+
+
+def _cmd_warmup(args) -> int:
+    import os
+
+    from .warmup import warm_model, shipped_models
+
+    print(f"numba cache: {os.environ.get('NUMBA_CACHE_DIR') or '__pycache__ next to the package'}")
+    for name in args.models or shipped_models():
+        w = warm_model(name, args.backend)
+        print(f"{w.model}: {w.compiled} kernels compiled, {w.seconds:.1f} s")
+    return 0
+
+
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="run the web page and REST API (needs the serve extra)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
@@ -302,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read(sub)
     _add_inspect(sub)
     _add_serve(sub)
+    _add_warmup(sub)
     _add_eval(sub)
     _add_bench(sub)
     return ap
