@@ -52,9 +52,15 @@ def warm_model(name: str, backend: Optional[str] = None) -> Warmed:
     """Run ``name`` on every width class and batch class, then greedy, beam and lexicon decoding."""
     from .recognizer import Recognizer
 
+    t = time.perf_counter()
+    w = warm_recognizer(Recognizer(name, backend=backend), name)
+    return Warmed(name, time.perf_counter() - t, w.compiled)
+
+
+def warm_recognizer(rec, name: str = "") -> Warmed:
+    """:func:`warm_model` on a loaded :class:`~tinycrnn.Recognizer` (e.g. a server's resident one)."""
     with _CompileCounter() as counter:
         t = time.perf_counter()
-        rec = Recognizer(name, backend=backend)
         h, c = rec.spec.height, 1 if rec.spec.color == "gray" else 3
         for k, ratio in enumerate(WIDTHS):
             rec.recognize(synthetic_line(h, int(ratio * h), c, k))
@@ -65,7 +71,7 @@ def warm_model(name: str, backend: Optional[str] = None) -> Warmed:
         words = [ch * 3 for ch in rec.charset[1:6] if ch.strip()] or ["a"]
         rec.decode(probs, lexicon=words)
         seconds = time.perf_counter() - t
-    return Warmed(name, seconds, counter.count)
+    return Warmed(name or getattr(rec.model, "name", "?"), seconds, counter.count)
 
 
 def warm_up(models: Optional[Sequence[str]] = None, backend: Optional[str] = None) -> List[Warmed]:

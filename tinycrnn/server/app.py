@@ -75,10 +75,10 @@ def create_app(
 
     recognizer = default_recognizer(backend) if model is None else Recognizer(model, backend=backend)
     recognizer.batch_size = max_batch
-    recognizer.recognize(np.full((recognizer.model.height, 4 * recognizer.model.height), 255, np.uint8))  # JIT warm-up
+    _warm_up(recognizer, backend)
     batcher = MicroBatcher(recognizer.model, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
     recognizer.model = BatchedModel(recognizer.model, batcher)
-    page = _page_reader()
+    page = _page_reader(backend)
     app = Flask("tinycrnn", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
     app.extensions["tinycrnn"] = {"recognizer": recognizer, "batcher": batcher, "started": time.time(),
@@ -226,7 +226,19 @@ def _with_options(recognizer, decode: Dict[str, Any]):
     return view
 
 
-def _page_reader():
+def _warm_up(recognizer, backend: Optional[str]) -> None:
+    """Compile (or load from the cache) every kernel requests can reach, for the served model and the
+    page pipeline's case model, so no request waits for Numba (``tinycrnn.warmup``)."""
+    from ..page.pipeline import OCR
+    from ..warmup import warm_recognizer
+
+    for rec in (recognizer, OCR(model=recognizer, backend=backend)._case_reader()):
+        if rec is not None:
+            w = warm_recognizer(rec)
+            log.info("warmed %s: %d kernels compiled in %.1f s", w.model, w.compiled, w.seconds)
+
+
+def _page_reader(backend: Optional[str] = None):
     """``read(recognizer, bgr_image) -> lines`` through the page pipeline, or None without one."""
     try:
         from ..page.pipeline import OCR
@@ -234,6 +246,6 @@ def _page_reader():
         return None
 
     def read(recognizer, img: np.ndarray) -> List[Dict[str, Any]]:
-        return [line.to_dict() for line in OCR(model=recognizer).read(img).lines]
+        return [line.to_dict() for line in OCR(model=recognizer, backend=backend).read(img).lines]
 
     return read
