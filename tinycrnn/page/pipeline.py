@@ -222,7 +222,8 @@ class OCR:
                 return None
         return resolve_model_path(case_model)
 
-    def _case_reader(self):
+    def case_reader(self):
+        """The loaded case model (a shared Recognizer), or None when case restoration is off."""
         if self.case_model is None or not isinstance(self.case_model, str):
             return self.case_model
         key = (self.case_model, self.backend)
@@ -244,7 +245,7 @@ class OCR:
         todo = [i for i in alpha if has_lowercase(crops[i])]
         if not todo or len(todo) < PAGE_SHARE * len(alpha):
             return
-        cased = self._case_reader().recognize_batch([crops[i] for i in todo])
+        cased = self.case_reader().recognize_batch([crops[i] for i in todo])
         for i, res in zip(todo, cased):
             read[i] = (merge_case(read[i][0], res.text), read[i][1])
 

@@ -232,7 +232,7 @@ def _warm_up(recognizer, backend: Optional[str]) -> None:
     from ..page.pipeline import OCR
     from ..warmup import warm_recognizer
 
-    for rec in (recognizer, OCR(model=recognizer, backend=backend)._case_reader()):
+    for rec in (recognizer, OCR(model=recognizer, backend=backend).case_reader()):
         if rec is not None:
             w = warm_recognizer(rec)
             log.info("warmed %s: %d kernels compiled in %.1f s", w.model, w.compiled, w.seconds)
