@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import tinycrnn
 from conftest import ROOT
-from tinycrnn.errors import ModelNotFoundError
+from tinycrnn.errors import InputTypeError, ModelNotFoundError
 from tinycrnn.evaluate.metrics import cer
 from tinycrnn.page.case import has_lowercase, merge_case
 
@@ -98,6 +98,8 @@ def test_case_model_options():
     assert tinycrnn.OCR(case_model=None).case_model is None
     with pytest.raises(ModelNotFoundError):
         tinycrnn.OCR(case_model="no_such_model")
+    with pytest.raises(InputTypeError):
+        tinycrnn.OCR(case_model=5)
 
 
 def test_cli_case_switch(capsys):

@@ -211,8 +211,10 @@ class OCR:
         """A Recognizer, a model file path, or None; an explicit name that is not installed raises here."""
         from ..engine import resolve_model_path
 
-        if case_model is None or (not isinstance(case_model, (str, os.PathLike))):
+        if case_model is None or hasattr(case_model, "recognize_batch"):
             return case_model
+        if not isinstance(case_model, (str, os.PathLike)):
+            raise InputTypeError(f"case_model must be 'auto', None, a model name or path, or a Recognizer; got {case_model!r}")
         if case_model == "auto":
             if page_model.startswith("english_g2"):
                 return None
