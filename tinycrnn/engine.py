@@ -4,6 +4,7 @@ Loading validates the whole graph against the declared input (channels, height) 
 mismatched file fails at load with the layer's name, never on the first image.
 """
 import os
+import warnings
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
@@ -30,7 +31,7 @@ class Model:
     """
 
     def __init__(self, model_file: ModelFile, backend: Optional[str] = None):
-        from .kernels import get_kernels
+        from .kernels import get_kernels, int8_is_fast
         from .ops import get_op
 
         self.path = model_file.path
@@ -47,6 +48,10 @@ class Model:
         self.charset.insert(self.blank_index, "")
         self.backend = backend or kernel_backend()
         kernels = get_kernels(self.backend)
+        if self.manifest.get("quant") and self.backend == "numba" and not int8_is_fast():
+            warnings.warn(f"{self.name}: int8 model on a CPU without AVX-512 VNNI runs portable int8 loops, "
+                          "many times slower than the FP32 model here; load the FP32 model instead", RuntimeWarning,
+                          stacklevel=3)
         tensors = model_file.tensors
         shape: Tuple[int, ...] = (self.channels, self.height, _PROBE_WIDTH)
         self.ops = []

@@ -50,6 +50,20 @@ def _linear_numba(x, weight, bias, act="none"):
     return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
 
+def int8_is_fast(backend: str = "numba") -> bool:
+    """Whether int8 models run on their fast path here: the Numba kernels on a CPU with AVX-512 VNNI.
+
+    Elsewhere the int8 tiles are portable loops, far slower than the FP32 models on the same CPU
+    (compiled for an AVX2 CPU, ``NUMBA_CPU_NAME=haswell``: ppocrv2_zh 15.1 ms, its int8 file 275 ms per
+    32x320 line), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
+    """
+    if backend != "numba":
+        return False
+    from .microkernel import HAS_VNNI
+
+    return HAS_VNNI
+
+
 def get_kernels(backend: str) -> SimpleNamespace:
     """The kernel namespace of ``backend`` (``"numba"`` or ``"numpy"``)."""
     if backend not in _CACHE:

@@ -28,8 +28,8 @@ DEFAULT_MODELS = ("ppocrv2_zh_int8", "ppocrv2_zh", "english_g2")
 CROP_STEPS: Dict[str, str] = {}
 #: A second look at an unsure line trims this fraction of the box height off its top and bottom.
 SECOND_LOOK_TRIM = 0.05
-#: The case-aware model that ``case_model="auto"`` reads lower-case lines with (see ``page/case.py``).
-CASE_MODEL = "english_g2-int8"
+#: The case-aware models ``case_model="auto"`` tries for lower-case lines, in order (see ``page/case.py``).
+CASE_MODELS = ("english_g2-int8", "english_g2")
 _CASE_READERS: Dict[tuple, Any] = {}
 _CASE_LOCK = threading.Lock()
 
@@ -129,11 +129,21 @@ def _decode_page(data: bytes, max_pixels: int):
     return decode_image(data, "bgr", max_pixels=max_pixels * 4), 1.0
 
 
+def fast_models(names: Sequence[str], backend: Optional[str] = None, int8_fast: Optional[bool] = None) -> List[str]:
+    """``names`` without the int8 models when int8 is slow on this CPU (:func:`tinycrnn.kernels.int8_is_fast`)."""
+    if int8_fast is None:
+        from ..config import kernel_backend
+        from ..kernels import int8_is_fast
+
+        int8_fast = int8_is_fast(backend or kernel_backend())
+    return [n for n in names if int8_fast or not n.replace("-", "_").endswith("_int8")]
+
+
 def default_recognizer(backend: Optional[str] = None, **decode_options: Any):
-    """A Recognizer for the first installed model of :data:`DEFAULT_MODELS`."""
+    """A Recognizer for the first installed model of :data:`DEFAULT_MODELS` (FP32 ones only where int8 is slow)."""
     from ..recognizer import Recognizer
 
-    for name in DEFAULT_MODELS:
+    for name in fast_models(DEFAULT_MODELS, backend):
         try:
             return Recognizer(name, backend=backend, **decode_options)
         except ModelNotFoundError:
@@ -146,7 +156,8 @@ class OCR:
 
     Args:
         model: a model name or ``.tcrnn`` path, or a ready :class:`tinycrnn.Recognizer`; default:
-            the first of :data:`DEFAULT_MODELS` that is installed.
+            the first of :data:`DEFAULT_MODELS` that is installed, skipping int8 models on CPUs
+            without a fast int8 path (AVX-512 VNNI).
         detector: any object with ``detect(image) -> list of (4, 2) boxes`` (default :class:`LineDetector`).
         min_confidence: lines read with a lower confidence are left out.
         deskew: estimate and undo page skew (up to 15 degrees) before detection.
@@ -166,7 +177,8 @@ class OCR:
             0.896 -> 0.904 for +60 ms of decoding per page (widths 3 and 10 read the same).
         case_model: lines showing lower-case letters are read again with this model and take its
             letter case and word spaces (:func:`~tinycrnn.page.case.merge_case`). ``"auto"``:
-            :data:`CASE_MODEL` when it is installed and the page model is not english_g2 itself;
+            the first installed of :data:`CASE_MODELS` (FP32 where int8 is slow) unless the page
+            model is english_g2 itself;
             ``None``: never. Loaded on first use and shared by every ``OCR`` of the process.
 
     Example:
@@ -204,10 +216,10 @@ class OCR:
         self.reader = LineReader(self.recognizer, max_ratio=max_ratio, right_margin=right_margin, batch_size=batch_size,
                                  min_token_score=min_token_score, beam_width=int(beam_width))
         self.backend = backend
-        self.case_model = self._resolve_case_model(case_model, name)
+        self.case_model = self._resolve_case_model(case_model, name, backend)
 
     @staticmethod
-    def _resolve_case_model(case_model, page_model: str):
+    def _resolve_case_model(case_model, page_model: str, backend: Optional[str]):
         """A Recognizer, a model file path, or None; an explicit name that is not installed raises here."""
         from ..engine import resolve_model_path
 
@@ -218,10 +230,12 @@ class OCR:
         if case_model == "auto":
             if page_model.startswith("english_g2"):
                 return None
-            try:
-                return resolve_model_path(CASE_MODEL)
-            except ModelNotFoundError:
-                return None
+            for name in fast_models(CASE_MODELS, backend):
+                try:
+                    return resolve_model_path(name)
+                except ModelNotFoundError:
+                    continue
+            return None
         return resolve_model_path(case_model)
 
     def case_reader(self):

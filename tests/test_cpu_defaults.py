@@ -1,0 +1,40 @@
+"""Defaults follow the CPU: int8 models only where the int8 kernels have their fast path (AVX-512 VNNI).
+
+Without it the int8 tiles are portable loops, ~18x slower than the FP32 model on the same CPU, so
+the page pipeline and its case model fall back to FP32 files and loading an int8 model warns. The
+other CPU is simulated by compiling for Haswell (AVX2), in a child process."""
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
+
+
+def test_fast_models_drops_int8_only_where_int8_is_slow():
+    assert fast_models(DEFAULT_MODELS, int8_fast=True) == list(DEFAULT_MODELS)
+    assert fast_models(DEFAULT_MODELS, int8_fast=False) == ["ppocrv2_zh", "english_g2"]
+    assert fast_models(CASE_MODELS, int8_fast=False) == ["english_g2"]
+    assert fast_models(["english_g2-int8", "ppocrv2_zh_int8"], backend="numpy") == []  # the NumPy twins are slow too
+
+
+CHILD = """
+import warnings, tinycrnn
+ocr = tinycrnn.OCR()
+print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    tinycrnn.load_model("english_g2-int8")
+    tinycrnn.load_model("english_g2")
+print(len(caught), caught[0].message if caught else "")
+"""
+
+
+def test_an_avx2_cpu_gets_fp32_defaults_and_a_warning(tmp_path):
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    models, warned = out.stdout.splitlines()[-2:]
+    assert models == "ppocrv2_zh english_g2.tcrnn"
+    assert warned.startswith("1 english_g2_int8: int8 model on a CPU without AVX-512 VNNI")
