@@ -1,13 +1,13 @@
 """Defaults follow the CPU: int8 models only where the int8 kernels have their fast path (AVX-512 VNNI).
 
-Without it the int8 tiles are portable loops, ~18x slower than the FP32 model on the same CPU, so
+Without it the int8 tiles are portable loops, ~10-18x slower than the FP32 model on the same CPU, so
 the page pipeline and its case model fall back to FP32 files and loading an int8 model warns. The
 other CPU is simulated by compiling for Haswell (AVX2), in a child process."""
 import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import AVX2_CPU, ROOT
 from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 
@@ -20,6 +20,8 @@ def test_fast_models_drops_int8_only_where_int8_is_slow():
 
 CHILD = """
 import warnings, tinycrnn
+from tinycrnn.kernels import microkernel
+assert microkernel.HAS_VEC and not microkernel.HAS_AVX512 and not microkernel.HAS_VNNI
 ocr = tinycrnn.OCR()
 print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1])
 with warnings.catch_warnings(record=True) as caught:
@@ -31,7 +33,7 @@ print(len(caught), caught[0].message if caught else "")
 
 
 def test_an_avx2_cpu_gets_fp32_defaults_and_a_warning(tmp_path):
-    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path),
+    env = dict(os.environ, **AVX2_CPU, NUMBA_CACHE_DIR=str(tmp_path),
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -54,8 +54,8 @@ def int8_is_fast(backend: str = "numba") -> bool:
     """Whether int8 models run on their fast path here: the Numba kernels on a CPU with AVX-512 VNNI.
 
     Elsewhere the int8 tiles are portable loops, far slower than the FP32 models on the same CPU
-    (compiled for an AVX2 CPU, ``NUMBA_CPU_NAME=haswell``: ppocrv2_zh 15.1 ms, its int8 file 275 ms per
-    32x320 line), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
+    (compiled for Haswell, AVX2 + FMA: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320 line;
+    benchmarks/RESULTS.md), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
     """
     if backend != "numba":
         return False

@@ -1,4 +1,4 @@
-"""Numba conv2d. groups == 1 on AVX-512: stride-1 convs with >= 8 input channels run Winograd
+"""Numba conv2d. groups == 1 on a vector-FMA CPU (AVX-512, or AVX2 + FMA; ``microkernel.HAS_VEC``): stride-1 convs with >= 8 input channels run Winograd
 (kernels/winograd.py) when the kernel is 3x3 pad 1 (F(4x4, 3x3)) or 2x2 pad 0 (F(3x3, 2x2)); a
 1-channel 3x3 conv runs a row-vectorised loop; other convs run a direct convolution over a
 zero-padded NHWC copy of the input with the register-tiled FMA micro-kernel (no im2col matrix,
@@ -25,7 +25,7 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS, NUMBA_FLAGS_EXACT
 from .activations import ACT_CODES, _act, _bias_act_planes, _bias_act_scatter
-from .microkernel import HAS_AVX512, LANES, TAP0, fma32, prefetch, tile_kernel
+from .microkernel import HAS_VEC, LANES, TAP0, fma32, prefetch, tile_kernel
 from .winograd import VARIANTS, PackedWinograd, winograd_applies, winograd_conv, winograd_pays
 
 MR, NV = 8, 2
@@ -69,7 +69,7 @@ def nhwc_of(x: np.ndarray):
 def _direct_applies(shape, groups) -> bool:
     # NOTE: 1x1 convs stay on SGEMM: their NCHW input already is the GEMM operand (no im2col), and
     # OpenBLAS beat the direct path there on PP-OCRv2's pointwise convs (benchmarks/RESULTS.md)
-    return groups == 1 and HAS_AVX512 and shape[2] * shape[3] > 1
+    return groups == 1 and HAS_VEC and shape[2] * shape[3] > 1
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -319,8 +319,8 @@ class PackedLinear:
 
 
 def pack_linear(weight: np.ndarray):
-    """What the FP32 linear op keeps: a :class:`PackedLinear` on AVX-512, else the weight itself."""
-    return PackedLinear(weight) if HAS_AVX512 else np.ascontiguousarray(weight, dtype=np.float32)
+    """What the FP32 linear op keeps: a :class:`PackedLinear` on a vector-FMA CPU, else the weight itself."""
+    return PackedLinear(weight) if HAS_VEC else np.ascontiguousarray(weight, dtype=np.float32)
 
 
 @njit(**NUMBA_FLAGS)

@@ -7,13 +7,13 @@ for these layers; a direct loop over the window is several times faster. The twi
 ``ref.conv2d_ref`` with ``groups == C``.
 
 Two paths. 3x3 and 5x5 windows with column stride 1 and row stride 1 or 2 (all of PP-OCRv2's
-13 depthwise layers) take a row-group kernel emitted as LLVM IR (:func:`_make_rows`, AVX-512):
+13 depthwise layers) take a row-group kernel emitted as LLVM IR (:func:`_make_rows`, 16-lane vector IR; AVX-512, or AVX2 + FMA):
 it reads x in place (no zero-padded copy), computes up to 4 output rows x 16 columns per step
 so each input row vector loaded serves every output row it touches (a 5x5 window on a 4-row map
 loads each vector once for 3-4 outputs), keeps the window's kh*kw weights in registers, and
 fuses bias + activation into the one store. Column padding is masked loads on the first and
 last 16-column blocks; row padding is skipping rows. Everything else (other windows, column
-stride 2, CPUs without AVX-512) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy.
+stride 2, CPUs without vector FMA) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy.
 """
 import numpy as np
 from numba import njit, types
@@ -22,7 +22,7 @@ from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, _act
-from .microkernel import HAS_AVX512, LANES
+from .microkernel import HAS_VEC, LANES
 
 #: output rows per step of the row-group kernel (the remainder takes 2- and 1-row steps)
 ROWS = 4
@@ -270,7 +270,7 @@ def depthwise_conv2d(
 ) -> np.ndarray:  # (N, C, Ho, Wo) float32
     """Depthwise convolution (PyTorch ``Conv2d(groups=C)`` semantics) + bias + activation.
 
-    ``fast=False`` forces the plain loop (what CPUs without AVX-512 run; tests compare both)."""
+    ``fast=False`` forces the plain loop (what CPUs without vector FMA run; tests compare both)."""
     n, c, h, w = x.shape
     _, _, kh, kw = weight.shape
     sh, sw = stride
@@ -279,7 +279,7 @@ def depthwise_conv2d(
     wo = (w + 2 * pw - kw) // sw + 1
     b = bias if bias is not None else np.zeros(c, np.float32)
     out = np.empty((n, c, ho, wo), np.float32)
-    if fast and HAS_AVX512 and sw == 1 and kh == kw and kh in (3, 5) and sh in (1, 2) and pw <= kw // 2 and ph <= kh // 2:
+    if fast and HAS_VEC and sw == 1 and kh == kw and kh in (3, 5) and sh in (1, 2) and pw <= kw // 2 and ph <= kh // 2:
         _depthwise_rows(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight, dtype=np.float32).reshape(-1),
                         np.ascontiguousarray(b, dtype=np.float32), kh, sh, ph, pw, ACT_CODES[act], out)
         return out

@@ -14,7 +14,7 @@ from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
 from .activations import ACT_CODES, _act, _sigmoid, _tanh
 from .depthwise import ir_activation
-from .microkernel import HAS_AVX512, LANES, TAP0, tile_kernel
+from .microkernel import HAS_VEC, LANES, TAP0, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
@@ -339,7 +339,7 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none", fast: bool = Tr
     _quant_pixels_s8(x3, inv, a, sx)
     out = np.empty((n, o, h, w), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
-    run = _pointwise_s8_zmm if HAS_AVX512 and fast else _pointwise_s8
+    run = _pointwise_s8_zmm if HAS_VEC and fast else _pointwise_s8
     run(wu, o, a, a.reshape(-1).view(np.int8), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
         np.empty(MR * NR, np.int32))
     return out

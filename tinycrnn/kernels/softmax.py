@@ -6,7 +6,7 @@
 about 1e-7), written out so the loop vectorises: scalar ``np.exp`` calls cost 4x more on
 PP-OCR's 80 x 6625 output. The twin is ``ref.softmax_ref`` (NumPy ``exp``).
 
-On AVX-512 CPUs each row is one intrinsic (:func:`_softmax_row_zmm`): the same formula on zmm
+On vector-FMA CPUs (AVX-512; AVX2 + FMA as two ymm halves) each row is one intrinsic (:func:`_softmax_row_zmm`): the same formula on zmm
 registers in three passes (max; exp, 2**n and the sum; scale), tails masked. LLVM's own loops
 here use ymm (the host tuning prefers 256-bit vectors) and five passes: 0.35 ms vs ~0.1 ms for
 80 x 6625 (benchmarks/RESULTS.md). Other CPUs run the Numba loops below.
@@ -17,7 +17,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
-from .microkernel import HAS_AVX512, LANES
+from .microkernel import HAS_VEC, LANES
 
 # Cephes expf constants (the literals of `_softmax_row`)
 _LOG2E, _C1, _C2, _LO = 1.44269504088896341, 0.693359375, -2.12194440e-4, -87.0
@@ -191,12 +191,12 @@ def _softmax_rows_zmm(y):
 def softmax(x: np.ndarray, out=None, fast: bool = True) -> np.ndarray:  # (..., K) float32 -> (..., K) float32
     """Softmax over the last axis in float32, into ``out`` (C-contiguous float32, x's shape; may be
     ``x`` itself: each row's max is taken before the row is overwritten) or a new array.
-    ``fast=False`` forces the Numba loops (what CPUs without AVX-512 run; tests compare both)."""
+    ``fast=False`` forces the Numba loops (what CPUs without vector FMA run; tests compare both)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     k = x.shape[-1]
     if out is None:
         out = np.empty(x.shape, np.float32)
-    if HAS_AVX512 and fast:
+    if HAS_VEC and fast:
         if out is not x:
             out[...] = x
         _softmax_rows_zmm(out.reshape(-1, k))
