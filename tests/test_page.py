@@ -311,6 +311,15 @@ def test_insert_commas_puts_marks_after_the_character_left_of_them():
     # a full stop the recogniser already put there becomes the comma, not a second mark
     assert insert_commas("ADJ. X", [0.9] * 6, [(i, i + 1) for i in range(6)], 1.0, [3.8])[0] == "ADJ, X"
     assert insert_commas("AB", [0.9] * 2, [(0, 1), (1, 2)], 1.0, [])[0] == "AB"
+    # ... unless it stands between two digits: a decimal point the comma test took for a comma stays one
+    assert insert_commas("0.72", [0.9] * 4, [(0, 1), (7, 8), (11, 12), (16, 17)], 1.0, [10.0])[0] == "0.72"
+
+
+def test_small_print_comma_with_a_one_pixel_tail():
+    """samples/receipt.png: at 14 px text the comma of 'Besar,' reaches one pixel below the baseline.
+    Followed by a word gap it counts as a comma, so PP-OCRv2 no longer drops 'Jalan Besar,'."""
+    page = tinycrnn.OCR().read(os.path.join(ROOT, "samples", "receipt.png"))
+    assert "12 Jalan Besar, Kuala Lumpur" in [line.text for line in page.lines]
 
 
 def test_commas_survive_a_real_read():

@@ -48,8 +48,19 @@ class Glyphs:
         self.xh = float(np.median(self.h[self.tall])) if ok else 0.0
 
     def has_tail(self) -> np.ndarray:
-        """Per component: reaches below the baseline and is taller than wide (a comma, not a full stop)."""
-        return (self.y + self.h - self.base >= max(1.5, 0.1 * self.xh)) & (self.h >= 1.2 * self.w)
+        """Per component: reaches below the baseline and is taller than wide (a comma, not a full stop).
+
+        In small print (glyphs under 12 px) a comma's tail can be a single pixel; one pixel counts
+        there only when a word gap follows the mark, as it follows a comma."""
+        depth = self.y + self.h - self.base
+        deep = depth >= max(1.5, 0.1 * self.xh)
+        if 0 < self.xh < 12 and len(self.x):
+            right = self.x + self.w
+            order = np.sort(self.x)
+            nxt = order[np.minimum(np.searchsorted(order, right), len(order) - 1)]
+            gap = np.where(nxt >= right, nxt - right, np.inf)
+            deep |= (depth >= 1.0) & (gap >= 0.3 * self.xh)
+        return deep & (self.h >= 1.2 * self.w)
 
 
 def restore_commas(crop: np.ndarray, text: str, spans: Sequence[Tuple[int, int]], cols_per_step: float) -> str:
@@ -225,7 +236,8 @@ def insert_commas(text: str, conf: Sequence[float], spans: Sequence[Tuple[int, i
         if k is None:
             continue
         nxt = next((j for j in range(k + 1, len(text)) if not text[j].isspace()), None)
-        mark[k] = "." if text[k].isdigit() and nxt is not None and text[nxt].isdigit() else ","
+        left = k - 1 if text[k] in ".," and k > 0 else k  # the model's own mark there: judge by the glyph before it
+        mark[k] = "." if text[left].isdigit() and nxt is not None and text[nxt].isdigit() else ","
     out, oc, sp = [], [], []
     for i, ch in enumerate(text):
         if ch in ".," and (i in mark or i - 1 in mark):
