@@ -57,12 +57,11 @@ def merge_case(text: str, cased: str) -> str:
     """``text`` with the letter case and missing word spaces of ``cased``, where the readings agree.
 
     Characters of ``text`` are never changed except in case, nor dropped. Letters matched to the same
-    letter of ``cased`` (case-insensitively) take its case, and each word then takes one shape (all
-    capitals, or the first letter as read and the rest lower case: ``ToTal`` -> ``Total``), run of
-letters by run of letters. A space is
-    only added, between two characters that stand for neighbours of ``cased`` (the same character, or
-    one misread for one) with a space between them there, and only before a letter that follows a
-    letter or ``,;:!?``.
+    letter of ``cased`` (case-insensitively) take its case, and each run of letters then takes one
+    shape (all capitals, or the first letter as read and the rest lower case: ``ToTal`` -> ``Total``).
+    A space is only ever added: between two characters that stand for neighbours of ``cased`` (the
+    same character, or one misread for one) with a space between them there, and only before a letter
+    that follows a letter or ``,;:!?``.
 
     >>> merge_case("THE qUICK BROWN DOG", "The quick brown dog")
     'The quick brown dog'
