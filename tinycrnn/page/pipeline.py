@@ -258,8 +258,14 @@ class OCR:
         if self.case_model is None:
             return
         alpha = [i for i, (text, _) in enumerate(read) if any(ch.isalpha() for ch in text)]
-        todo = [i for i in alpha if has_lowercase(crops[i])]
-        if not todo or len(todo) < PAGE_SHARE * len(alpha):
+        need = PAGE_SHARE * len(alpha)
+        todo: List[int] = []
+        for n, i in enumerate(alpha):
+            if len(todo) + len(alpha) - n < need:
+                return  # the page cannot reach the share any more: a receipt, most often
+            if has_lowercase(crops[i]):
+                todo.append(i)
+        if not todo or len(todo) < need:
             return
         cased = self.case_reader().recognize_batch([crops[i] for i in todo])
         for i, res in zip(todo, cased):
