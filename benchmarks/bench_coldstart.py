@@ -189,24 +189,15 @@ print(json.dumps({"import": t1 - t0, "first": t2 - t1, "second": t3 - t2, "end":
 """
 
 
-# numba:compile events nest (a kernel's callees compile inside it): keep top-level ones, tinycrnn only
+# top-level compilations of tinycrnn kernels (tinycrnn.warmup.CompileLog); "first" starts after numba's import
 COMPILES = """
 import time, json
-from numba.core import event as ev
-rows, stack = [], []
-class L(ev.Listener):
-    def on_start(self, e):
-        stack.append(time.perf_counter())
-    def on_end(self, e):
-        dt = time.perf_counter() - stack.pop()
-        f = e.data["dispatcher"].py_func
-        if not stack and f.__module__.startswith("tinycrnn"):
-            rows.append((f.__module__.rsplit(".", 1)[-1] + "." + f.__name__, dt))
-ev.register("numba:compile", L())
+from tinycrnn.warmup import CompileLog
+log = CompileLog().__enter__()
 t0 = time.time()
 import tinycrnn
 tinycrnn.Recognizer({model!r}).recognize({image!r}); t1 = time.time()
-print(json.dumps({{"end": t1, "first": t1 - t0, "compiles": rows}}))
+print(json.dumps({{"end": t1, "first": t1 - t0, "compiles": log.compiled}}))
 """
 
 

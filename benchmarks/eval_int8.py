@@ -42,6 +42,7 @@ def read_labels(dataset: str):
 
 
 def collapse(path: np.ndarray, blank: int) -> tuple:
+    # the labels of tinycrnn.decode.greedy.collapse, vectorised: flip_margin calls it for every frame
     keep = (path != blank) & np.r_[True, path[1:] != path[:-1]]
     return tuple(path[keep])
 

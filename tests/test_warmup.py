@@ -9,18 +9,9 @@ from conftest import ROOT
 
 AFTER_WARMUP = """
 import json
-from numba.core import event as ev
-compiled, depth = [], [0]
-class Listener(ev.Listener):
-    def on_start(self, e):
-        depth[0] += 1
-    def on_end(self, e):
-        depth[0] -= 1
-        f = e.data["dispatcher"].py_func
-        if depth[0] == 0 and f.__module__.startswith("tinycrnn"):
-            compiled.append(f.__module__ + "." + f.__name__)
-ev.register("numba:compile", Listener())
 import cv2, tinycrnn
+from tinycrnn.warmup import CompileLog
+log = CompileLog().__enter__()
 for page in ("samples/receipt.png", "samples/phototest.png"):  # receipt, and prose (the case model)
     tinycrnn.OCR().read(page)
 rec = tinycrnn.Recognizer("english_g2-int8")
@@ -31,7 +22,7 @@ for line in lines:
     rec.recognize(line)
 rec.recognize(lines[0], decoder="beam", beam_width=3)
 rec.recognize(lines[0], lexicon=["Hello", "World"])
-print(json.dumps(compiled))
+print(json.dumps(log.compiled))
 """
 
 

@@ -136,7 +136,8 @@ def _add_warmup(sub) -> None:
 def _cmd_warmup(args) -> int:
     import os
 
-    from .warmup import warm_model, shipped_models
+    from .engine import shipped_models
+    from .warmup import warm_model
 
     print(f"numba cache: {os.environ.get('NUMBA_CACHE_DIR') or '__pycache__ next to the package'}")
     for name in args.models or shipped_models():

@@ -138,6 +138,11 @@ ALIASES = {"english_g2": "english_g2", "en": "english_g2", "english_g2-fp32": "e
            "ppocrv2_zh-fp32": "ppocrv2_zh", "ppocrv2_zh-int8": "ppocrv2_zh_int8"}
 
 
+def shipped_models() -> List[str]:
+    """The name of every ``.tcrnn`` file in :func:`weights_dirs`, sorted."""
+    return sorted({os.path.splitext(f)[0] for d in weights_dirs() for f in os.listdir(d) if f.endswith(".tcrnn")})
+
+
 def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> str:
     """Turn a model name (``"english_g2"``) or a path into an existing file path."""
     s = os.fspath(name_or_path)
@@ -150,9 +155,8 @@ def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> str:
         candidate = os.path.join(d, stem + ".tcrnn")
         if os.path.isfile(candidate):
             return candidate
-    known = sorted({os.path.splitext(f)[0] for d in weights_dirs() for f in os.listdir(d) if f.endswith(".tcrnn")})
     raise ModelNotFoundError(
-        f"no model named {s!r}; shipped models: {', '.join(known) or 'none found'} "
+        f"no model named {s!r}; shipped models: {', '.join(shipped_models()) or 'none found'} "
         f"(searched {', '.join(weights_dirs()) or 'no weights directory'}; set TINYCRNN_WEIGHTS to add one)"
     )
 

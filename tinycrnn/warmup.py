@@ -10,7 +10,7 @@ build time or on first boot (``NUMBA_CACHE_DIR`` decides where the cache goes).
 """
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -27,15 +27,6 @@ class Warmed:
     model: str
     seconds: float
     compiled: int
-
-
-def shipped_models() -> List[str]:
-    """Every ``.tcrnn`` file in the weights directories, by name."""
-    import os
-
-    from .engine import weights_dirs
-
-    return sorted({os.path.splitext(f)[0] for d in weights_dirs() for f in os.listdir(d) if f.endswith(".tcrnn")})
 
 
 def synthetic_line(height: int, width: int, channels: int, seed: int) -> np.ndarray:
@@ -59,7 +50,7 @@ def warm_model(name: str, backend: Optional[str] = None) -> Warmed:
 
 def warm_recognizer(rec, name: str = "") -> Warmed:
     """:func:`warm_model` on a loaded :class:`~tinycrnn.Recognizer` (e.g. a server's resident one)."""
-    with _CompileCounter() as counter:
+    with CompileLog() as log:
         t = time.perf_counter()
         h, c = rec.spec.height, 1 if rec.spec.color == "gray" else 3
         for k, ratio in enumerate(WIDTHS):
@@ -71,31 +62,30 @@ def warm_recognizer(rec, name: str = "") -> Warmed:
         words = [ch * 3 for ch in rec.charset[1:6] if ch.strip()] or ["a"]
         rec.decode(probs, lexicon=words)
         seconds = time.perf_counter() - t
-    return Warmed(name or getattr(rec.model, "name", "?"), seconds, counter.count)
+    return Warmed(name or getattr(rec.model, "name", "?"), seconds, len(log.compiled))
 
 
-def warm_up(models: Optional[Sequence[str]] = None, backend: Optional[str] = None) -> List[Warmed]:
-    """:func:`warm_model` for each of ``models`` (default: every shipped model)."""
-    return [warm_model(m, backend) for m in (models or shipped_models())]
-
-
-class _CompileCounter:
-    """Counts top-level Numba compilations of tinycrnn kernels while active."""
+class CompileLog:
+    """While active, ``compiled`` lists each top-level Numba compilation of a tinycrnn kernel as
+    ``("module.kernel", seconds)``. Compile events nest (a kernel's callees compile inside it), so only
+    the outermost ones are listed. Used by warm-up, its test and ``benchmarks/bench_coldstart.py``."""
 
     def __enter__(self):
         from numba.core import event
 
-        self.count, self._depth = 0, 0
-        counter = self
+        self.compiled: List[Tuple[str, float]] = []
+        started: List[float] = []
+        compiled = self.compiled
 
         class Listener(event.Listener):
             def on_start(self, ev):
-                counter._depth += 1
+                started.append(time.perf_counter())
 
             def on_end(self, ev):
-                counter._depth -= 1
-                if counter._depth == 0 and ev.data["dispatcher"].py_func.__module__.startswith("tinycrnn"):
-                    counter.count += 1
+                seconds = time.perf_counter() - started.pop()
+                f = ev.data["dispatcher"].py_func
+                if not started and f.__module__.startswith("tinycrnn"):
+                    compiled.append((f.__module__.rsplit(".", 1)[-1] + "." + f.__name__, seconds))
 
         self._listener = Listener()
         event.register("numba:compile", self._listener)

@@ -52,8 +52,9 @@ HAS_VNNI = HAS_AVX512 and "avx512vnni" in _FEATURES
 #: The float32 tiles and kernels are generic LLVM vector IR (16-lane ``llvm.fma``, masked load and
 #: store, ``maxnum``, ``floor``), not AVX-512 instructions: on an AVX2 + FMA CPU LLVM splits each op
 #: into two ymm ops. Compiled for Haswell on this machine (``NUMBA_CPU_NAME=haswell`` with Haswell's
-#: ``NUMBA_CPU_FEATURES``; ``.ci/run`` runs the kernel tests that way) english_g2 takes 15.8 ms per
-#: 64x256 line on them against 42.4 ms on the plain loops. ARM is left on the plain loops: unmeasured.
+#: ``NUMBA_CPU_FEATURES``; ``.ci/run`` runs the kernel tests that way) english_g2 takes 20.65 ms per
+#: 64x256 line on them (``benchmarks/RESULTS.md``, "CPUs without AVX-512 VNNI"), against 42.4 ms on the
+#: plain loops in a one-off measurement. ARM is left on the plain loops: unmeasured.
 HAS_VEC = HAS_AVX512 or {"avx2", "fma"} <= _FEATURES
 
 
