@@ -3,6 +3,7 @@
 Loading validates the whole graph against the declared input (channels, height) so a bad or
 mismatched file fails at load with the layer's name, never on the first image.
 """
+import importlib.util
 import os
 import warnings
 from typing import List, Optional, Tuple, Union
@@ -123,11 +124,14 @@ class Model:
 
 
 def weights_dirs() -> List[str]:
-    """Where model names are looked up, in order: ``$TINYCRNN_WEIGHTS``, the package's own
-    ``weights/`` (wheel installs), and the repository's ``weights/`` (editable installs)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    dirs = [os.environ.get("TINYCRNN_WEIGHTS", ""), os.path.join(here, "weights"), os.path.join(os.path.dirname(here), "weights")]
-    return [d for d in dirs if d and os.path.isdir(d)]
+    """Where model names are looked up, in order: each folder in ``$TINYCRNN_WEIGHTS`` (``os.pathsep``
+    separated), then the installed package ``tinycrnn.weights`` (the repository's ``weights/``,
+    which wheels, sdists and editable installs all carry)."""
+    dirs = [d for d in os.environ.get("TINYCRNN_WEIGHTS", "").split(os.pathsep) if d]
+    spec = importlib.util.find_spec("tinycrnn.weights")
+    if spec is not None and spec.submodule_search_locations:
+        dirs.extend(spec.submodule_search_locations)
+    return [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
 
 
 #: Short names users type, mapped to shipped files. english_g2 stays the FP32 file until the INT8
