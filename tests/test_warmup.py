@@ -6,15 +6,20 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
+
+NOTICE = "tinycrnn: compiling kernels"
 
 AFTER_WARMUP = """
 import json
 import cv2, tinycrnn
+from tinycrnn.page.pipeline import CASE_MODELS, fast_models
+CASE_MODEL = fast_models(CASE_MODELS)[0]
 from tinycrnn.warmup import CompileLog
 log = CompileLog().__enter__()
 for page in ("samples/receipt.png", "samples/phototest.png"):  # receipt, and prose (the case model)
     tinycrnn.OCR().read(page)
-rec = tinycrnn.Recognizer("english_g2-int8")
+rec = tinycrnn.Recognizer(CASE_MODEL)
 lines = [cv2.imread(p) for p in ("samples/hello_world.png", "samples/who_cook.png", "samples/invoice_line.png")]
 lines += [lines[0][:, :40], cv2.resize(lines[1], None, fx=3, fy=1)]  # very narrow, very wide
 rec.recognize_batch(lines)
@@ -31,13 +36,40 @@ def run(args, env):
 
 
 def test_warmup_leaves_nothing_to_compile(tmp_path):
+    # the page and case models this CPU's defaults pick (FP32 ones where int8 is slow)
+    models = fast_models(DEFAULT_MODELS)[:1] + fast_models(CASE_MODELS)[:1]
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    first = run(["-m", "tinycrnn", "warmup", "ppocrv2_zh-int8", "english_g2-int8"], env)
+    first = run(["-m", "tinycrnn", "warmup", *models], env)
     assert first.returncode == 0, first.stderr
-    assert "ppocrv2_zh-int8:" in first.stdout and " 0 kernels compiled" not in first.stdout  # empty cache: work done
+    assert f"{models[0]}:" in first.stdout and " 0 kernels compiled" not in first.stdout  # empty cache: work done
+    assert NOTICE not in first.stderr  # warm-up compiles on purpose and says so itself
     after = run(["-c", AFTER_WARMUP], env)
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout.splitlines()[-1]) == []
-    again = run(["-m", "tinycrnn", "warmup", "ppocrv2_zh-int8", "english_g2-int8"], env)
+    assert NOTICE not in after.stderr
+    again = run(["-m", "tinycrnn", "warmup", *models], env)
     assert again.stdout.count(" 0 kernels compiled") == 2, again.stdout
+
+
+FIRST_COMPILE = """
+import numpy as np
+from tinycrnn.decode.ctc import best_path
+lp = np.log(np.full((4, 3), 1 / 3))
+best_path(lp, np.array([1, 2]), 0)
+best_path(lp, np.array([2]), 0)
+print("done")
+"""
+
+
+def test_a_compile_is_announced_once_and_a_cache_hit_not_at_all(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("TINYCRNN_QUIET", None)
+    first = run(["-c", FIRST_COMPILE], env)
+    assert first.returncode == 0 and first.stdout.strip() == "done", first.stderr
+    assert first.stderr.count(NOTICE) == 1, first.stderr
+    assert "once per machine" in first.stderr and "tinycrnn warmup" in first.stderr and str(tmp_path) in first.stderr
+    second = run(["-c", FIRST_COMPILE], env)
+    assert second.returncode == 0 and NOTICE not in second.stderr, second.stderr
+    quiet = run(["-c", FIRST_COMPILE], dict(env, NUMBA_CACHE_DIR=str(tmp_path / "other"), TINYCRNN_QUIET="1"))
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr

@@ -10,9 +10,11 @@ build time or on first boot (``NUMBA_CACHE_DIR`` decides where the cache goes).
 """
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import numpy as np
+
+from .kernels.compile_events import CompileLog as CompileLog
 
 #: Line widths, in line heights: narrow enough for the direct conv, and wide enough for Winograd.
 WIDTHS = (0.5, 1.5, 4.0, 16.0)
@@ -63,36 +65,3 @@ def warm_recognizer(rec, name: str = "") -> Warmed:
         rec.decode(probs, lexicon=words)
         seconds = time.perf_counter() - t
     return Warmed(name or getattr(rec.model, "name", "?"), seconds, len(log.compiled))
-
-
-class CompileLog:
-    """While active, ``compiled`` lists each top-level Numba compilation of a tinycrnn kernel as
-    ``("module.kernel", seconds)``. Compile events nest (a kernel's callees compile inside it), so only
-    the outermost ones are listed. Used by warm-up, its test and ``benchmarks/bench_coldstart.py``."""
-
-    def __enter__(self):
-        from numba.core import event
-
-        self.compiled: List[Tuple[str, float]] = []
-        started: List[float] = []
-        compiled = self.compiled
-
-        class Listener(event.Listener):
-            def on_start(self, ev):
-                started.append(time.perf_counter())
-
-            def on_end(self, ev):
-                seconds = time.perf_counter() - started.pop()
-                f = ev.data["dispatcher"].py_func
-                if not started and f.__module__.startswith("tinycrnn"):
-                    compiled.append((f.__module__.rsplit(".", 1)[-1] + "." + f.__name__, seconds))
-
-        self._listener = Listener()
-        event.register("numba:compile", self._listener)
-        return self
-
-    def __exit__(self, *exc):
-        from numba.core import event
-
-        event.unregister("numba:compile", self._listener)
-        return False

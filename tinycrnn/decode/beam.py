@@ -85,6 +85,9 @@ def prefix_beam_ref(probs: np.ndarray, blank: int, candidates: Sequence[Sequence
 def _prefix_beam_numba(p: np.ndarray, blank: int, beam_width: int, prune: float,
                        n_cand: int) -> List[Tuple[Tuple[int, ...], float]]:
     from . import _beam_kernel as kern  # NOTE: lazy, so `import tinycrnn.decode` does not import numba
+    from ..kernels.compile_events import announce_compiles
+
+    announce_compiles()
 
     T = p.shape[0]
     cand = np.empty((T, max(n_cand, 1)), dtype=np.int32)

@@ -106,6 +106,9 @@ def ctc_best_path_ref(log_probs: np.ndarray, labels: Sequence[int], blank: int =
 
 def _kernels():
     from . import _ctc_kernel  # NOTE: lazy, so `import tinycrnn.decode` does not import numba
+    from ..kernels.compile_events import announce_compiles
+
+    announce_compiles()
 
     return _ctc_kernel
 

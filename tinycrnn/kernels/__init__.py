@@ -93,6 +93,9 @@ def get_kernels(backend: str) -> SimpleNamespace:
             )
         elif backend == "numba":
             from . import conv, int8, lstm, pool, se, softmax
+            from .compile_events import announce_compiles
+
+            announce_compiles()
 
             ns = SimpleNamespace(
                 name="numba",
