@@ -1,6 +1,7 @@
 """Cold start: a fresh ``python -c`` process, from interpreter start to the first recognised line.
 
     python -m benchmarks.bench_coldstart [--runs 5] [--image samples/hello_world.png] [--explain] [--kernels] [--json]
+    python -m benchmarks.bench_coldstart --cli [--runs 3]   # `tinycrnn read` as a new user runs it
 
 Scenarios, each the median of ``--runs`` fresh processes (one thread everywhere):
   python            ``python -c pass`` (the interpreter alone)
@@ -91,7 +92,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="also append the results to benchmarks/results/<cpu>.jsonl")
     ap.add_argument("--explain", action="store_true", help="show where the warm-cache path spends its time")
     ap.add_argument("--kernels", action="store_true", help="compile seconds per kernel (empty cache), recompiles on a warm one")
+    ap.add_argument("--cli", action="store_true",
+                    help="only the command a new user types: `tinycrnn read IMAGE` (page) and `--line`, empty and warm cache")
     args = ap.parse_args(argv)
+    if args.cli:
+        return cli_first_run(args.image, args.runs)
 
     base = dict(os.environ)
     for v in THREAD_VARS:
@@ -147,6 +152,40 @@ def main(argv=None) -> int:
             with open(fn, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"bench": "coldstart", "machine": info, "runs": args.runs, "rows": table}) + "\n")
             print(f"appended to {fn}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def cli_first_run(image: str, runs: int) -> int:
+    """Spawn-to-exit wall time of ``python -m tinycrnn read IMAGE`` (page mode, the README's first command)
+    and ``read --line``, each with an empty Numba cache (a new user's first run) and a warm one."""
+    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+    env.pop("TINYCRNN_QUIET", None)
+    tmp = tempfile.mkdtemp(prefix="tinycrnn-cli-")
+    info = machine_info()
+    print(f"# {info['cpu']}, {info['cores']} cores, python {info['python']}, numpy {info.get('numpy')}, "
+          f"numba {info.get('numba')}, {info['date']}, git {info.get('git')}")
+    print(f"# median of {runs} fresh processes, 1 thread: python -m tinycrnn read [--line] {image}")
+    print(f"{'scenario':<34} {'median':>8} {'min':>8} {'max':>8}  s   output / notice")
+    try:
+        for mode, extra in (("page", []), ("--line", ["--line"])):
+            for cache in ("empty", "warm"):
+                walls, out = [], None
+                for i in range(runs + (cache == "warm")):
+                    cache_dir = os.path.join(tmp, f"{mode}-{cache}-{i}" if cache == "empty" else f"{mode}-warm")
+                    start = time.perf_counter()
+                    out = subprocess.run([sys.executable, "-m", "tinycrnn", "read", *extra, os.path.abspath(image)],
+                                         capture_output=True, text=True, cwd=tmp, env=dict(env, NUMBA_CACHE_DIR=cache_dir))
+                    wall = time.perf_counter() - start
+                    if out.returncode != 0:
+                        raise RuntimeError(out.stderr)
+                    if not (cache == "warm" and i == 0):  # the first warm run fills the cache
+                        walls.append(wall)
+                notice = "notice" if "compiling kernels" in out.stderr else "no notice"
+                text = " | ".join(out.stdout.split("\n")).strip(" |")
+                print(f"{'read ' + mode + ', ' + cache + ' cache':<34} {statistics.median(walls):8.2f} {min(walls):8.2f} "
+                      f"{max(walls):8.2f}     {text[:40]} ({notice})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
