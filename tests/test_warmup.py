@@ -5,10 +5,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 NOTICE = "tinycrnn: compiling kernels"
+COLD_HINT = "not compiled for this CPU yet"
 
 AFTER_WARMUP = """
 import json
@@ -50,6 +53,45 @@ def test_warmup_leaves_nothing_to_compile(tmp_path):
     assert NOTICE not in after.stderr
     again = run(["-m", "tinycrnn", "warmup", *models], env)
     assert again.stdout.count(" 0 kernels compiled") == 2, again.stdout
+    read = run(["-m", "tinycrnn", "read", os.path.join(ROOT, "samples", "hello_world.png")], env)
+    assert read.stdout.strip() == "Hello World" and COLD_HINT not in read.stderr and NOTICE not in read.stderr, read.stderr
+
+
+def compiled_files(folder):
+    return [f for _, _, files in os.walk(folder) for f in files if f.endswith((".nbi", ".nbc"))]
+
+
+def test_a_small_read_on_a_cold_machine_runs_the_twins_and_compiles_nothing(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for var in ("TINYCRNN_KERNELS", "TINYCRNN_QUIET"):
+        env.pop(var, None)
+    image = os.path.join(ROOT, "samples", "hello_world.png")
+    for extra in ([], ["--line"]):
+        cold = run(["-m", "tinycrnn", "read", *extra, image], env)
+        assert cold.returncode == 0 and cold.stdout.strip() == "Hello World", cold.stderr
+        assert cold.stderr.count(COLD_HINT) == 1 and NOTICE not in cold.stderr, cold.stderr
+    assert compiled_files(tmp_path) == []
+    forced = run(["-m", "tinycrnn", "read", "--line", "--backend", "numba", image], env)
+    assert forced.stdout.strip() == "Hello World" and COLD_HINT not in forced.stderr and NOTICE in forced.stderr
+    assert compiled_files(tmp_path)
+
+
+def test_cold_read_rule():
+    from argparse import Namespace
+
+    from tinycrnn.cli import COLD_TWIN_MAX_IMAGES, _cold_read_backend
+    from tinycrnn.engine import resolve_model_path
+
+    model = resolve_model_path("english_g2")
+    few, many = ["a.png"] * COLD_TWIN_MAX_IMAGES, ["a.png"] * (COLD_TWIN_MAX_IMAGES + 1)
+    env = {k: v for k, v in os.environ.items() if k != "TINYCRNN_KERNELS"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "environ", dict(env, NUMBA_CACHE_DIR=os.path.join(ROOT, "no-such-cache"), TINYCRNN_QUIET="1"))
+        assert _cold_read_backend(Namespace(backend=None, images=few), [model]) == "numpy"
+        assert _cold_read_backend(Namespace(backend=None, images=many), [model]) is None  # big reads compile
+        assert _cold_read_backend(Namespace(backend="numba", images=few), [model]) == "numba"
+        mp.setitem(os.environ, "TINYCRNN_KERNELS", "numba")
+        assert _cold_read_backend(Namespace(backend=None, images=few), [model]) is None
 
 
 FIRST_COMPILE = """

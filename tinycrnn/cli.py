@@ -50,12 +50,36 @@ def _decode_options(args) -> dict:
     return opts
 
 
+#: A read of at most this many images on a machine whose kernels are not compiled yet runs on the NumPy
+#: twins: compiling costs 10-20 s once, and the twins read a page 2-3x slower than compiled kernels
+#: (0.6 s against 0.3 s for the receipt sample here), so larger reads compile.
+COLD_TWIN_MAX_IMAGES = 8
+
+
+def _cold_read_backend(args, model_paths: List[str]) -> Optional[str]:
+    """The backend of this read: ``--backend`` or ``TINYCRNN_KERNELS`` if given; else the NumPy twins when the
+    read is small and ``tinycrnn warmup`` has not compiled its models here (saying so once), else None (Numba)."""
+    if args.backend or os.environ.get("TINYCRNN_KERNELS") or len(args.images) > COLD_TWIN_MAX_IMAGES:
+        return args.backend
+    from .kernels.warm_marks import is_warm
+
+    if all(is_warm(p) for p in model_paths):
+        return None
+    if os.environ.get("TINYCRNN_QUIET", "") in ("", "0"):
+        print("tinycrnn: the kernels are not compiled for this CPU yet, so this read runs on the NumPy kernels "
+              "(no compile wait, slower per line). `tinycrnn warmup` compiles them once (10-20 s) for every later "
+              "run; `--backend numba` compiles what this read needs now.", file=sys.stderr, flush=True)
+    return "numpy"
+
+
 def _cmd_read(args) -> int:
     if not args.line:
         return _cmd_read_pages(args)
+    from .engine import resolve_model_path
     from .recognizer import Recognizer
 
-    rec = Recognizer(args.model or "english_g2", backend=args.backend, **_decode_options(args))
+    path = resolve_model_path(args.model or "english_g2")
+    rec = Recognizer(path, backend=_cold_read_backend(args, [path]), **_decode_options(args))
     status = 0
     for path in args.images:
         t0 = time.perf_counter()
@@ -76,14 +100,17 @@ def _cmd_read(args) -> int:
 
 
 def _cmd_read_pages(args) -> int:
+    from .engine import resolve_model_path
     from .page.draw import draw_page, save_image
-    from .page.pipeline import OCR, default_recognizer
+    from .page.pipeline import OCR, default_page_model
     from .recognizer import Recognizer
 
-    opts = _decode_options(args)
-    rec = Recognizer(args.model, backend=args.backend, **opts) if args.model else default_recognizer(args.backend, **opts)
-    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=args.backend,
-              case_model=None if args.no_case else "auto")
+    # the models the compiled kernels would use, whichever backend reads them
+    page_model = resolve_model_path(args.model) if args.model else default_page_model(args.backend or "numba")
+    case_model = None if args.no_case else OCR.auto_case_model(page_model, args.backend or "numba")
+    backend = _cold_read_backend(args, [p for p in (page_model, case_model) if p])
+    rec = Recognizer(page_model, backend=backend, **_decode_options(args))
+    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=backend, case_model=case_model)
     status = 0
     for k, path in enumerate(args.images):
         try:

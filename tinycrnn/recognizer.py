@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .decode import Decoded, ctc_greedy, softmax
+from .config import backend_scope
 from .errors import InputTypeError, WeightFormatError
 from .image_io import MAX_PIXELS, ImageSource, load_image
 from .preprocess import LineSpec, line_ratio, pad_lines, resize_line, target_width
@@ -131,12 +132,13 @@ class Recognizer:
     def decode(self, probs: np.ndarray, **decode_options: Any) -> Decoded:
         """Decode one line's (T, K) probabilities with the recognizer's decoder options."""
         opts = {**self.decode_options, **self._compile_lexicon(dict(decode_options))}
-        if not opts or opts == {"decoder": "greedy"}:
-            res = ctc_greedy(probs, self.model.charset, self.model.blank_index)
-        else:
-            from .decode import decode
+        with backend_scope(self.model.backend):
+            if not opts or opts == {"decoder": "greedy"}:
+                res = ctc_greedy(probs, self.model.charset, self.model.blank_index)
+            else:
+                from .decode import decode
 
-            res = decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
+                res = decode(probs, self.model.charset, blank=self.model.blank_index, **opts)
         if self.confidence_rule == "mean_max_prob":
             # NOTE: PaddleOCR's rule: mean probability at the first step of each character's span
             first = [float(probs[s, k]) for k, (s, _) in zip(res.labels, res.spans)]

@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .kernels.compile_events import CompileLog as CompileLog
+from .kernels.warm_marks import mark_warm
 
 #: Line widths, in line heights: narrow enough for the direct conv, and wide enough for Winograd.
 WIDTHS = (0.5, 1.5, 4.0, 16.0)
@@ -64,4 +65,6 @@ def warm_recognizer(rec, name: str = "") -> Warmed:
         words = [ch * 3 for ch in rec.charset[1:6] if ch.strip()] or ["a"]
         rec.decode(probs, lexicon=words)
         seconds = time.perf_counter() - t
+    if rec.model.backend == "numba":
+        mark_warm(rec.model.path)
     return Warmed(name or getattr(rec.model, "name", "?"), seconds, len(log.compiled))

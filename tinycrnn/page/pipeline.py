@@ -139,16 +139,23 @@ def fast_models(names: Sequence[str], backend: Optional[str] = None, int8_fast: 
     return [n for n in names if int8_fast or not n.replace("-", "_").endswith("_int8")]
 
 
-def default_recognizer(backend: Optional[str] = None, **decode_options: Any):
-    """A Recognizer for the first installed model of :data:`DEFAULT_MODELS` (FP32 ones only where int8 is slow)."""
-    from ..recognizer import Recognizer
+def default_page_model(backend: Optional[str] = None) -> str:
+    """The file of the first installed model of :data:`DEFAULT_MODELS` (FP32 ones only where int8 is slow)."""
+    from ..engine import resolve_model_path
 
     for name in fast_models(DEFAULT_MODELS, backend):
         try:
-            return Recognizer(name, backend=backend, **decode_options)
+            return resolve_model_path(name)
         except ModelNotFoundError:
             continue
     raise ModelNotFoundError(f"none of the page models {', '.join(DEFAULT_MODELS)} is installed")
+
+
+def default_recognizer(backend: Optional[str] = None, **decode_options: Any):
+    """A Recognizer for :func:`default_page_model`."""
+    from ..recognizer import Recognizer
+
+    return Recognizer(default_page_model(backend), backend=backend, **decode_options)
 
 
 class OCR:
@@ -228,15 +235,23 @@ class OCR:
         if not isinstance(case_model, (str, os.PathLike)):
             raise InputTypeError(f"case_model must be 'auto', None, a model name or path, or a Recognizer; got {case_model!r}")
         if case_model == "auto":
-            if page_model.startswith("english_g2"):
-                return None
-            for name in fast_models(CASE_MODELS, backend):
-                try:
-                    return resolve_model_path(name)
-                except ModelNotFoundError:
-                    continue
-            return None
+            return OCR.auto_case_model(page_model, backend)
         return resolve_model_path(case_model)
+
+    @staticmethod
+    def auto_case_model(page_model: str, backend: Optional[str] = None) -> Optional[str]:
+        """The file ``case_model="auto"`` picks for ``page_model`` (a name or path): the first installed of
+        :data:`CASE_MODELS` (FP32 where int8 is slow), or None for english_g2 pages or when none is installed."""
+        from ..engine import resolve_model_path
+
+        if os.path.basename(page_model).startswith("english_g2"):
+            return None
+        for name in fast_models(CASE_MODELS, backend):
+            try:
+                return resolve_model_path(name)
+            except ModelNotFoundError:
+                continue
+        return None
 
     def case_reader(self):
         """The loaded case model (a shared Recognizer), or None when case restoration is off."""
