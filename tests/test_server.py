@@ -2,6 +2,7 @@
 import concurrent.futures
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -245,6 +246,20 @@ def test_server_memory_returns_to_baseline_after_bad_uploads(server):
         server.post_json("/api/ocr", png_bomb(), {"Content-Type": "image/png"})
         server.post_json("/api/ocr", b"junk" * 1000, {"Content-Type": "image/png"})
     assert server.rss_kb() - base < 100_000  # KiB: 10 x 20 MB uploads must not stay resident
+
+
+def test_server_sigterm_stops_cleanly_with_exit_0():
+    # podman/docker stop and systemd send SIGTERM, then kill after a grace period (10 s by default).
+    s = Server("--model", "english_g2")
+    try:
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=10) == 0
+        err = s.proc.stderr.read()
+        assert "tinycrnn stopped" in err and "Traceback" not in err, err
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+        s.proc.stderr.close()
 
 
 def test_server_overload_returns_503_with_retry_after():

@@ -197,6 +197,7 @@ def _cmd_serve(args) -> int:
         return 2
     from .server.app import create_app
 
+    _stop_on_sigterm()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch=args.max_batch,
                      max_wait_ms=args.max_wait_ms, max_queue=args.max_queue)
@@ -206,7 +207,23 @@ def _cmd_serve(args) -> int:
     # app enforces --max-bytes itself so oversized uploads get the JSON 413 error.
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, channel_timeout=30,
                    max_request_body_size=max(1 << 30, 4 * args.max_bytes), ident="tinycrnn")
+    print("tinycrnn stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM (``podman stop``, ``docker stop``, systemd) stop ``serve`` the way Ctrl-C does.
+
+    waitress ends its loop on SystemExit, gives busy worker threads up to 5 s and returns, so the
+    command exits 0. Without a handler, Python as a container's PID 1 ignores SIGTERM and the
+    container is killed after the stop timeout (10 s).
+    """
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _add_eval(sub) -> None:
