@@ -15,7 +15,7 @@ TOOLS=../shared/tools/container
 
 skip() { echo "container step skipped: $*"; exit 0; }
 
-[ -x "$TOOLS/make_base.sh" ] && [ -f "$TOOLS/containers.conf" ] \
+[ -f "$TOOLS/make_base.sh" ] && [ -f "$TOOLS/containers.conf" ] \
   || skip "$TOOLS/make_base.sh and containers.conf not found (shared/ must sit beside the checkout)"
 [ "$(id -u)" = 0 ] || skip "needs root (podman with the local base image runs as root on these machines)"
 missing=()
@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! timeout 900 "$TOOLS/make_base.sh" "$BASE_IMAGE" >"$log" 2>&1; then
+if ! timeout 900 sh "$TOOLS/make_base.sh" "$BASE_IMAGE" >"$log" 2>&1; then
   tail -20 "$log" >&2; echo "container: building the local base image failed" >&2; exit 1
 fi
 
@@ -70,14 +70,14 @@ pm 120 run -d --name "$NAME" -p 127.0.0.1::8000 "$IMAGE" >/dev/null
 port=$(timeout 20 podman port "$NAME" 8000 | head -1 | sed 's/.*://')
 url=http://127.0.0.1:$port
 healthy=""
-for _ in $(seq 1 240); do  # 60 s
+for _ in $(seq 1 480); do  # 120 s
   if "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$url/api/health" 2>/dev/null; then
     healthy=$(now); break
   fi
   [ "$(timeout 20 podman inspect -f '{{.State.Running}}' "$NAME")" = true ] || { echo "container: exited during start" >&2; exit 1; }
   sleep 0.25
 done
-[ -n "$healthy" ] || { echo "container: not healthy within 60 s" >&2; exit 1; }
+[ -n "$healthy" ] || { echo "container: not healthy within 120 s" >&2; exit 1; }
 echo "container: healthy $(secs "$t0" "$healthy") s after start ($url)"
 timeout 30 podman logs "$NAME" 2>&1 | grep -E "warmed .* kernels compiled" | sed 's/.*tinycrnn: /  start-up: /' || true
 pm 60 healthcheck run "$NAME" >/dev/null || { echo "container: the image's HEALTHCHECK reports unhealthy" >&2; exit 1; }
