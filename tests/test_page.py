@@ -1,5 +1,6 @@
 """Whole-page OCR: detection on rendered pages with known boxes, reading order, the pipeline,
---draw, and bad input. Pages are rendered here with cv2.putText, so no shared data is needed."""
+--draw, and bad input. Pages are drawn here from the committed text fixtures of ``textimg`` (cv2's glyphs
+change between OpenCV releases), so no shared data is needed."""
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 import tinycrnn
 from conftest import ROOT
+from textimg import put_text, text_size
 from tinycrnn.errors import ImageError, InputTypeError
 from tinycrnn.page.detect import LineDetector, estimate_skew, rotate
 from tinycrnn.page.order import reading_order
@@ -25,8 +27,8 @@ def render(lines, size=(900, 700), scale=1.0, thick=2):
     img = np.full((size[1], size[0], 3), 255, np.uint8)
     boxes = []
     for text, (x, y) in lines:
-        (w, h), base = cv2.getTextSize(text, FONT, scale, thick)
-        cv2.putText(img, text, (x, y), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        (w, h), base = text_size(text, FONT, scale, thick)
+        put_text(img, text, (x, y), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
         boxes.append((x, y - h, x + w, y + base))
     return img, boxes
 
@@ -163,7 +165,7 @@ def test_noise_only_page_is_handled(ocr):
 
 def test_huge_scan_is_downscaled_not_refused(ocr, tmp_path):
     big = np.full((10000, 10000), 255, np.uint8)
-    cv2.putText(big, "HUGE SCAN", (500, 1000), FONT, 12.0, 0, 30)
+    put_text(big, "HUGE SCAN", (500, 1000), FONT, 12.0, 0, 30)
     path = tmp_path / "big.png"
     cv2.imwrite(str(path), big)
     page = ocr.read(str(path))
@@ -228,11 +230,11 @@ def test_cli_page_mode_json_and_draw(tmp_path):
 
 
 def _glyph_spans(text, scale=1.2, thick=2, x0=10):
-    """Column span of every character of ``text`` rendered by cv2.putText at x0 (1 column per step)."""
+    """Column span of every character of ``text`` drawn by put_text at x0 (1 column per step)."""
     spans = []
     for k in range(len(text)):
-        a = x0 + cv2.getTextSize(text[:k], FONT, scale, thick)[0][0] if k else x0
-        b = x0 + cv2.getTextSize(text[: k + 1], FONT, scale, thick)[0][0]
+        a = x0 + text_size(text[:k], FONT, scale, thick)[0][0] if k else x0
+        b = x0 + text_size(text[: k + 1], FONT, scale, thick)[0][0]
         spans.append((a, max(a + 1, b)))
     return spans
 
@@ -242,7 +244,7 @@ def test_restore_commas_reads_the_tail_but_keeps_full_stops_and_decimals():
 
     printed = "JALAN, BESAR. 12.50"
     crop = np.full((48, 420), 255, np.uint8)
-    cv2.putText(crop, printed, (10, 34), FONT, 1.2, 0, 2, cv2.LINE_AA)
+    put_text(crop, printed, (10, 34), FONT, 1.2, 0, 2, cv2.LINE_AA)
     # the recogniser's view: every comma read as a full stop
     read = printed.replace(",", ".")
     assert restore_commas(crop, read, _glyph_spans(printed), 1.0) == printed
@@ -250,7 +252,7 @@ def test_restore_commas_reads_the_tail_but_keeps_full_stops_and_decimals():
 
 def test_lone_colon_joins_its_label():
     img, truth = render([("Discount", (60, 80)), ("0.00", (400, 80))], scale=1.0)
-    cv2.putText(img, ":", (225, 80), FONT, 1.0, (0, 0, 0), 2, cv2.LINE_AA)
+    put_text(img, ":", (225, 80), FONT, 1.0, (0, 0, 0), 2, cv2.LINE_AA)
     rects = LineDetector().detect_rects(img)
     assert len(rects) == 2, rects
     label = min(rects, key=lambda r: r[0])
@@ -276,9 +278,9 @@ def test_insert_spaces_at_wide_gaps_in_latin_text_only():
 
 
 def _line_crop(text, scale=1.0, thick=2):
-    w = cv2.getTextSize(text, FONT, scale, thick)[0][0]
+    w = text_size(text, FONT, scale, thick)[0][0]
     crop = np.full((44, w + 20, 3), 255, np.uint8)
-    cv2.putText(crop, text, (10, 32), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    put_text(crop, text, (10, 32), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
     return crop
 
 
@@ -447,11 +449,11 @@ def test_page_lines_are_beam_decoded_unless_the_recogniser_says_otherwise():
 def test_widely_spaced_words_of_a_row_form_one_line_but_receipt_columns_do_not():
     det = LineDetector()
     words = ["The", "quick", "brown", "fox", "jumps"]
-    h = cv2.getTextSize("Tg", FONT, 1.0, 2)[0][1]
+    h = text_size("Tg", FONT, 1.0, 2)[0][1]
     row, x = [], 60
     for w in words:  # word spaces of 1.4 text heights: wider than the detector's horizontal closing
         row.append((w, (x, 100)))
-        x += cv2.getTextSize(w, FONT, 1.0, 2)[0][0] + int(1.4 * h)
+        x += text_size(w, FONT, 1.0, 2)[0][0] + int(1.4 * h)
     img, truth = render(row + [("SUBTOTAL", (60, 200)), ("2", (330, 200)), ("12.50", (600, 200))])
     rects = sorted((rect(b) for b in det.detect(img)), key=lambda r: (r[1], r[0]))
     prose = [r for r in rects if r[1] < 150]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import tinycrnn
 from conftest import ROOT
+from textimg import put_text, text_size
 from tinycrnn.errors import InputTypeError, ModelNotFoundError
 from tinycrnn.evaluate.metrics import cer
 from tinycrnn.page.case import has_lowercase, merge_case
@@ -50,9 +51,9 @@ def test_merge_case_examples(text, cased, want):
 
 def rendered_line(text: str) -> np.ndarray:
     """The line cut as the detector cuts it: 12% of the ink height above the ink, 3% below."""
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
+    (w, h), base = text_size(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
     img = np.full((h + base + 40, w + 40, 3), 255, np.uint8)
-    cv2.putText(img, text, (20, h + 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2, cv2.LINE_AA)
+    put_text(img, text, (20, h + 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2, cv2.LINE_AA)
     ys, xs = np.nonzero(img.min(axis=2) < 128)
     pad_top, pad_bottom = round(0.12 * (ys.max() - ys.min())), round(0.03 * (ys.max() - ys.min()))
     return img[ys.min() - pad_top : ys.max() + 1 + pad_bottom, xs.min() - 2 : xs.max() + 3]
