@@ -1,6 +1,12 @@
-"""Shared fixtures and the Hypothesis profile (max_examples from TINYCRNN_MAX_EXAMPLES)."""
+"""Shared fixtures, the Hypothesis profile (max_examples from TINYCRNN_MAX_EXAMPLES), and the one way
+tests start tinycrnn in a child process (:func:`run_python`, :func:`run_tinycrnn`)."""
+import atexit
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -36,3 +42,39 @@ def english_g2(request):
     import tinycrnn
 
     return tinycrnn.load_model("english_g2", backend=request.param)
+
+#: The working folder of every child process: empty, so ``python -m tinycrnn`` and ``python -c`` import
+#: the installed tinycrnn. From ROOT they would import the checkout's ``tinycrnn/`` instead, and CI runs
+#: this suite against a wheel installed in a fresh venv.
+NEUTRAL_CWD = tempfile.mkdtemp(prefix="tinycrnn-tests-cwd-")
+atexit.register(shutil.rmtree, NEUTRAL_CWD, ignore_errors=True)
+
+
+def child_env(env=None):
+    """``env`` (default ``os.environ``) without PYTHONPATH entries naming the checkout."""
+    env = dict(os.environ if env is None else env)
+    root = os.path.realpath(ROOT)
+    keep = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.realpath(p) != root]
+    if keep:
+        env["PYTHONPATH"] = os.pathsep.join(keep)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_python(*args, env=None, timeout=300, **kw):
+    """``python *args`` (this interpreter) from :data:`NEUTRAL_CWD` with :func:`child_env`, output captured as text."""
+    return subprocess.run([sys.executable, *args], cwd=NEUTRAL_CWD, env=child_env(env), capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def run_tinycrnn(*args, **kw):
+    """The ``tinycrnn`` command (``python -m tinycrnn *args``) of the installed package; see :func:`run_python`."""
+    return run_python("-m", "tinycrnn", *args, **kw)
+
+
+def pytest_report_header(config):
+    import tinycrnn
+
+    child = run_python("-c", "import tinycrnn; print(tinycrnn.__file__)").stdout.strip()
+    return f"tinycrnn: {os.path.dirname(tinycrnn.__file__)} (child processes: {os.path.dirname(child) or '?'})"

@@ -1,18 +1,15 @@
 """tinycrnn bench: statistics, thread environment, report formatting, plots, and a smoke run (no timing asserts)."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES, run_tinycrnn
 from tinycrnn.bench import LINE_STAGES, THREAD_VARS, format_compare, summarize, thread_env
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "tinycrnn", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600, env=env)
+    return run_tinycrnn(*args, env=env, timeout=600)
 
 
 def test_summarize_min_median_p90_max():
@@ -58,7 +55,10 @@ def test_plot_writes_pngs(tmp_path):
 
 
 def test_cli_bench_smoke_runs_2():
-    p = run("bench", "--runs", "2", "--warmup", "0")
+    # the samples bench reads by default, given explicitly: that default is the checkout's samples/, which an
+    # installed tinycrnn does not have
+    samples = sorted(os.path.join(SAMPLES, f) for f in os.listdir(SAMPLES) if f.endswith(".png"))
+    p = run("bench", "--runs", "2", "--warmup", "0", *samples)
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert "first line (JIT compile or cache load)" in out and "peak RSS" in out and "model load" in out

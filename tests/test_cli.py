@@ -1,15 +1,8 @@
 """The tinycrnn command, run as a real subprocess."""
 import json
 import os
-import subprocess
-import sys
 
-from conftest import ROOT, SAMPLES
-
-
-def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "tinycrnn", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, **kw)
+from conftest import SAMPLES, run_tinycrnn as run
 
 
 def test_cli_read_prints_text_of_each_sample():

@@ -1,12 +1,10 @@
 """The converter: the shipped model is exactly what tools/convert_weights.py makes of the real checkpoint."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, run_python
 from tinycrnn.convert.easyocr import fold_batchnorm
 from tinycrnn.engine import resolve_model_path
 from tinycrnn.modelfile import read_model
@@ -17,8 +15,7 @@ PTH = os.path.join(SHARED, "models", "english_g2.pth")
 @pytest.mark.skipif(not os.path.exists(PTH), reason="shared/models/english_g2.pth not present (fresh clone)")
 def test_convert_real_checkpoint_reproduces_shipped_model(tmp_path):
     dst = str(tmp_path / "g2.tcrnn")
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst],
-                       capture_output=True, text=True, timeout=300)
+    p = run_python(os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst)
     assert p.returncode == 0, p.stderr
     new, shipped = read_model(dst), read_model(resolve_model_path("english_g2-fp32"))
     assert new.manifest["arch"] == shipped.manifest["arch"]
@@ -30,8 +27,7 @@ def test_convert_real_checkpoint_reproduces_shipped_model(tmp_path):
 def test_convert_bad_source_is_clear_error(tmp_path):
     bad = tmp_path / "x.pth"
     bad.write_bytes(b"not a zip")
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_weights.py"), str(bad), str(tmp_path / "o")],
-                       capture_output=True, text=True, timeout=300)
+    p = run_python(os.path.join(ROOT, "tools", "convert_weights.py"), str(bad), str(tmp_path / "o"))
     assert p.returncode == 1 and "Traceback" not in p.stderr and "x.pth" in p.stderr
 
 

@@ -4,10 +4,8 @@ Without it the int8 tiles are portable loops, ~10-18x slower than the FP32 model
 the page pipeline and its case model fall back to FP32 files and loading an int8 model warns. The
 other CPU is simulated by compiling for Haswell (AVX2), in a child process."""
 import os
-import subprocess
-import sys
 
-from conftest import AVX2_CPU, ROOT
+from conftest import AVX2_CPU, run_python
 from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 
@@ -33,9 +31,7 @@ print(len(caught), caught[0].message if caught else "")
 
 
 def test_an_avx2_cpu_gets_fp32_defaults_and_a_warning(tmp_path):
-    env = dict(os.environ, **AVX2_CPU, NUMBA_CACHE_DIR=str(tmp_path),
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = run_python("-c", CHILD, env=dict(os.environ, **AVX2_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
     assert out.returncode == 0, out.stderr
     models, warned = out.stdout.splitlines()[-2:]
     assert models == "ppocrv2_zh english_g2.tcrnn"

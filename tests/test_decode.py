@@ -5,8 +5,6 @@ Naive helpers first (brute force over all K**T paths), then properties driven by
 import itertools
 import math
 import os
-import subprocess
-import sys
 import warnings
 from collections import defaultdict
 from unittest import mock
@@ -16,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import run_python
 from tinycrnn.decode import (Lexicon, apply_char_filter, ctc_beam, ctc_beam_ref, ctc_best_path_ref, ctc_greedy,
                              ctc_lexicon, ctc_log_likelihood_ref, decode, softmax)
 from tinycrnn.decode import beam as beam_mod
@@ -409,5 +408,5 @@ def test_numpy_backend_matches_numba(monkeypatch):
 
 def test_import_decode_does_not_import_numba():
     code = "import sys, tinycrnn.decode; print('numba' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python("-c", code, check=True)
     assert out.stdout.strip() == "False"

@@ -2,12 +2,10 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES, run_tinycrnn as run
 from tinycrnn.errors import DatasetError, TinyCRNNError
 from tinycrnn.evaluate import (
     Confusions,
@@ -27,10 +25,6 @@ from tinycrnn.evaluate import (
 
 LINES = {"hello_world.png": "Hello World", "invoice_line.png": "Invoice #2024-0117",
          "who_cook.png": "Thoroughly cook meat and eggs"}
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "tinycrnn", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
 @pytest.fixture

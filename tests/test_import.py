@@ -1,13 +1,12 @@
 """Import hygiene: `import tinycrnn` stays light, and the run-time dependency set stays chosen."""
-import subprocess
-import sys
+from conftest import run_python
 
 HEAVY = ("numba", "cv2", "flask", "onnx", "torch", "onnxruntime", "llvmlite", "waitress")
 
 
 def test_import_is_light():
     code = "import sys, tinycrnn; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = run_python("-c", code, check=True).stdout.strip()
     assert out == "", f"import tinycrnn pulled in: {out}"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import DATA, ROOT, SHARED
 from tinycrnn.convert.onnx_import import merge_linears, read_charset_lines
+from tinycrnn.engine import resolve_model_path
 from tinycrnn.errors import MissingDependencyError, WeightFormatError
 from tinycrnn.modelfile import read_model
 
@@ -323,7 +324,7 @@ def test_import_real_ppocrv2_equals_shipped_weights(tmp_path):
     ops = [layer["op"] for layer in manifest["arch"]["layers"]]
     assert ops.count("conv2d") == 27 and ops.count("se") == 2 and ops.count("bilstm") == 2 and ops[-1] == "softmax"
     got = read_model(dst)
-    shipped = read_model(os.path.join(ROOT, "weights", "ppocrv2_zh.tcrnn"))
+    shipped = read_model(resolve_model_path("ppocrv2_zh"))
     assert set(got.tensors) == set(shipped.tensors)
     for name, arr in shipped.tensors.items():
         np.testing.assert_array_equal(got.tensors[name], arr, err_msg=name)
@@ -341,7 +342,7 @@ def test_import_english_g2_onnx_equals_pth_conversion(tmp_path, backend, ref_cas
 
     dst = str(tmp_path / "eg2.tcrnn")
     manifest = convert_checkpoint(EG2_ONNX, dst, name="english_g2")
-    assert manifest["charset"] == read_model(os.path.join(ROOT, "weights", "english_g2.tcrnn")).manifest["charset"]
+    assert manifest["charset"] == read_model(resolve_model_path("english_g2")).manifest["charset"]
     from_onnx = tinycrnn.load_model(dst, backend=backend)
     from_pth = tinycrnn.load_model("english_g2", backend=backend)
     for case in ref_cases["cases"][:8]:

@@ -3,15 +3,13 @@
 change between OpenCV releases), so no shared data is needed."""
 import json
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 import tinycrnn
-from conftest import ROOT
+from conftest import ROOT, run_tinycrnn
 from textimg import put_text, text_size
 from tinycrnn.errors import ImageError, InputTypeError
 from tinycrnn.page.detect import LineDetector, estimate_skew, rotate
@@ -220,8 +218,7 @@ def test_cli_page_mode_json_and_draw(tmp_path):
     img, _ = render(LINES)
     page_path, out = tmp_path / "page.png", tmp_path / "out.png"
     cv2.imwrite(str(page_path), img)
-    p = subprocess.run([sys.executable, "-m", "tinycrnn", "read", "--json", "--draw", str(out), str(page_path)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    p = run_tinycrnn("read", "--json", "--draw", str(out), str(page_path))
     assert p.returncode == 0, p.stderr
     obj = json.loads(p.stdout)
     assert obj["success"] is True and len(obj["text"]) == len(LINES) and obj["total_time_ms"] > 0

@@ -1,8 +1,6 @@
 """Quantisation: the rounding rule, the round-trip bound, the int8 model file and its accuracy on
 the reference cases (kernels vs their integer twins are in test_kernels.py)."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import REF, ROOT, SHARED
+from conftest import REF, ROOT, SHARED, run_python
 from tinycrnn.quant import QMAX, dequantize, quantize, quantize_rows, round_half_even
 from tolerances import INT8_LOGITS_NMSE, QUANT_ROUNDTRIP_REL_RMSE, TWIN_BATCH_ATOL
 
@@ -119,8 +117,8 @@ def test_convert_int8_reproduces_shipped_int8_model_and_prints_worst_error(tmp_p
     shipped = read_model(resolve_model_path(INT8_MODEL))
     q = shipped.manifest["quant"]  # the options the shipped file was converted with
     options = ["--weight-rounding", q.get("weight_rounding", "nearest"), "--fp32-layers", ",".join(q.get("fp32_layers", []))]
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst, "--int8",
-                        "--name", "english_g2_int8"] + options, capture_output=True, text=True, timeout=900)
+    p = run_python(os.path.join(ROOT, "tools", "convert_weights.py"), PTH, dst, "--int8", "--name", "english_g2_int8",
+                   *options, timeout=900)
     assert p.returncode == 0, p.stderr
     assert "worst per-tensor quantisation error" in p.stdout
     new = read_model(dst)

@@ -1,12 +1,10 @@
 """Decoder options through the public Recognizer and the CLI, on real sample images."""
 import os
-import subprocess
-import sys
 
 import pytest
 
 import tinycrnn
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES, run_tinycrnn
 from tinycrnn.errors import DecodeOptionError
 
 INVOICE = os.path.join(SAMPLES, "invoice_line.png")
@@ -48,8 +46,7 @@ def test_options_bad_values_are_typed_errors(rec):
 def test_options_cli_flags(tmp_path):
     lex = tmp_path / "words.txt"
     lex.write_text("Invoice\nTotal\n", encoding="utf-8")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "tinycrnn", "read", "--line", *a, INVOICE],  # noqa: E731
-                                    capture_output=True, text=True, cwd=ROOT, timeout=300)
+    run = lambda *a: run_tinycrnn("read", "--line", *a, INVOICE)  # noqa: E731
     p = run("--beam", "5")
     assert p.returncode == 0 and p.stdout.strip() == "Invoice #2024-0117", p.stderr
     assert run("--lexicon", str(lex)).stdout.strip() == "Invoice"

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import NEUTRAL_CWD, SAMPLES, child_env
 
 pytest.importorskip("flask", reason="the serve extra (flask, waitress) is not installed")
 pytest.importorskip("waitress", reason="the serve extra (flask, waitress) is not installed")
@@ -37,7 +37,8 @@ class Server:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "tinycrnn", "serve", "--port", str(self.port), *args],
-                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                     cwd=NEUTRAL_CWD, env=child_env(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -2,28 +2,27 @@
 widths, batch sizes and decoders real requests bring (a fresh Numba cache, real processes)."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SAMPLES, run_python
 from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 NOTICE = "tinycrnn: compiling kernels"
 COLD_HINT = "not compiled for this CPU yet"
 
 AFTER_WARMUP = """
-import json
+import json, os, sys
 import cv2, tinycrnn
 from tinycrnn.page.pipeline import CASE_MODELS, fast_models
 CASE_MODEL = fast_models(CASE_MODELS)[0]
 from tinycrnn.warmup import CompileLog
+samples = sys.argv[1]
 log = CompileLog().__enter__()
-for page in ("samples/receipt.png", "samples/phototest.png"):  # receipt, and prose (the case model)
-    tinycrnn.OCR().read(page)
+for page in ("receipt.png", "phototest.png"):  # receipt, and prose (the case model)
+    tinycrnn.OCR().read(os.path.join(samples, page))
 rec = tinycrnn.Recognizer(CASE_MODEL)
-lines = [cv2.imread(p) for p in ("samples/hello_world.png", "samples/who_cook.png", "samples/invoice_line.png")]
+lines = [cv2.imread(os.path.join(samples, p)) for p in ("hello_world.png", "who_cook.png", "invoice_line.png")]
 lines += [lines[0][:, :40], cv2.resize(lines[1], None, fx=3, fy=1)]  # very narrow, very wide
 rec.recognize_batch(lines)
 for line in lines:
@@ -35,25 +34,24 @@ print(json.dumps(log.compiled))
 
 
 def run(args, env):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return run_python(*args, env=env, timeout=600)
 
 
 def test_warmup_leaves_nothing_to_compile(tmp_path):
     # the page and case models this CPU's defaults pick (FP32 ones where int8 is slow)
     models = fast_models(DEFAULT_MODELS)[:1] + fast_models(CASE_MODELS)[:1]
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), OPENBLAS_NUM_THREADS="1")
     first = run(["-m", "tinycrnn", "warmup", *models], env)
     assert first.returncode == 0, first.stderr
     assert f"{models[0]}:" in first.stdout and " 0 kernels compiled" not in first.stdout  # empty cache: work done
     assert NOTICE not in first.stderr  # warm-up compiles on purpose and says so itself
-    after = run(["-c", AFTER_WARMUP], env)
+    after = run(["-c", AFTER_WARMUP, SAMPLES], env)
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout.splitlines()[-1]) == []
     assert NOTICE not in after.stderr
     again = run(["-m", "tinycrnn", "warmup", *models], env)
     assert again.stdout.count(" 0 kernels compiled") == 2, again.stdout
-    read = run(["-m", "tinycrnn", "read", os.path.join(ROOT, "samples", "hello_world.png")], env)
+    read = run(["-m", "tinycrnn", "read", os.path.join(SAMPLES, "hello_world.png")], env)
     assert read.stdout.strip() == "Hello World" and COLD_HINT not in read.stderr and NOTICE not in read.stderr, read.stderr
 
 
@@ -62,10 +60,10 @@ def compiled_files(folder):
 
 
 def test_a_small_read_on_a_cold_machine_runs_the_twins_and_compiles_nothing(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     for var in ("TINYCRNN_KERNELS", "TINYCRNN_QUIET"):
         env.pop(var, None)
-    image = os.path.join(ROOT, "samples", "hello_world.png")
+    image = os.path.join(SAMPLES, "hello_world.png")
     for extra in ([], ["--line"]):
         cold = run(["-m", "tinycrnn", "read", *extra, image], env)
         assert cold.returncode == 0 and cold.stdout.strip() == "Hello World", cold.stderr
@@ -105,7 +103,7 @@ print("done")
 
 
 def test_a_compile_is_announced_once_and_a_cache_hit_not_at_all(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     env.pop("TINYCRNN_QUIET", None)
     first = run(["-c", FIRST_COMPILE], env)
     assert first.returncode == 0 and first.stdout.strip() == "done", first.stderr
