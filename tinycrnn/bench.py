@@ -5,6 +5,7 @@ The timing loop lives here; the peer engines live in ``benchmarks/peers.py`` (a 
 checkout, bench extra) and are imported only for ``--compare``. Nothing here sets thread
 counts: the CLI runs the benchmark in a child process with the thread variables set.
 """
+import importlib.util
 import os
 import resource
 import statistics
@@ -34,12 +35,13 @@ def thread_env(threads: int, base: Optional[Dict[str, str]] = None) -> Dict[str,
 
 
 def default_images() -> List[str]:
-    """The repository's ``samples/*.png`` (the default bench inputs)."""
-    d = os.path.join(_ROOT, "samples")
+    """The shipped sample images (``samples/*.png``, installed as ``tinycrnn.samples``): the default bench inputs."""
+    spec = importlib.util.find_spec("tinycrnn.samples")
+    d = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else "tinycrnn/samples"
     imgs = sorted(os.path.join(d, f) for f in os.listdir(d) if f.lower().endswith((".png", ".jpg", ".jpeg"))) \
         if os.path.isdir(d) else []
     if not imgs:
-        raise TinyCRNNError(f"no images given and no samples/ folder at {d}; pass image paths to bench")
+        raise TinyCRNNError(f"no images given and no sample images at {d}; pass image paths to bench")
     return imgs
 
 
