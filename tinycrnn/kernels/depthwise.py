@@ -22,7 +22,7 @@ from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, _act
-from .microkernel import HAS_VEC, LANES
+from .microkernel import HAS_VEC, LANES, ir_masked_f32
 
 #: output rows per step of the row-group kernel (the remainder takes 2- and 1-row steps)
 ROWS = 4
@@ -84,18 +84,14 @@ def _make_rows(kh: int, kw: int, sh: int):
              t0_v, tm_v, nbt_v) = [context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a
                                    for a, t in zip(args, signature.args)]
             sa = signature.args
-            i64, i32, i1, f32 = ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.FloatType()
-            vec, ivec, mvec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES), ir.VectorType(i1, LANES)
+            i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
+            vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32")
-            mload = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [ir.PointerType(), i32, mvec, vec]), "llvm.masked.load.v16f32.p0")
-            mstore = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [vec, ir.PointerType(), i32, mvec]), "llvm.masked.store.v16f32.p0")
+            mload, mstore = ir_masked_f32(builder)
             op = context.make_array(sa[0])(context, builder, out_v).data
             xp = context.make_array(sa[2])(context, builder, x_v).data
             wp = context.make_array(sa[7])(context, builder, w_v).data
             zero, izero = ir.Constant(vec, None), ir.Constant(ivec, None)
-            c4 = ir.Constant(i32, 4)
 
             def const(v):
                 return ir.Constant(i64, v)
@@ -140,7 +136,7 @@ def _make_rows(kh: int, kw: int, sh: int):
                                 for j in range(kw):
                                     ptr = builder.gep(rp, [const(j)])
                                     if masked:
-                                        xv = builder.call(mload, [ptr, c4, masks[j], zero])
+                                        xv = mload(ptr, masks[j], zero)
                                     else:
                                         xv = builder.load(builder.bitcast(ptr, vec.as_pointer()), align=4)
                                     for k, i in pairs[q]:
@@ -149,7 +145,7 @@ def _make_rows(kh: int, kw: int, sh: int):
                         for k, y in enumerate(ys):
                             dst = builder.gep(obase, [builder.add(builder.mul(wo_v, const(k)), ox)])
                             if masked:
-                                builder.call(mstore, [y, dst, c4, smask])
+                                mstore(y, dst, smask)
                             else:
                                 builder.store(y, builder.bitcast(dst, vec.as_pointer()), align=4)
 

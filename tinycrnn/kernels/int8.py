@@ -14,7 +14,7 @@ from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
 from .activations import ACT_CODES, _act, _sigmoid, _tanh
 from .depthwise import ir_activation
-from .microkernel import HAS_VEC, LANES, TAP0, tile_kernel
+from .microkernel import HAS_VEC, LANES, TAP0, ir_masked_f32, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
@@ -237,11 +237,10 @@ def _pw_epilogue(typingctx, ctile, out, o_off, ldo, sx, s_pix, p_off, w_scale, b
         sa = signature.args
         c_v, out_v, o_off_v, ldo_v, sx_v, s_v, p_off_v, ws_v, b_v, o0_v, nrows_v, m_v, code_v = [
             context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a for a, t in zip(args, sa)]
-        i64, i32, i1, f32 = ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.FloatType()
-        vec, ivec, mvec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES), ir.VectorType(i1, LANES)
+        i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
+        vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
         izero = ir.Constant(ivec, None)
-        mstore = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vec, ir.PointerType(), i32, mvec]), "llvm.masked.store.v16f32.p0")
+        _, mstore = ir_masked_f32(builder)
 
         def data(k, v):
             return context.make_array(sa[k])(context, builder, v).data
@@ -274,7 +273,7 @@ def _pw_epilogue(typingctx, ctile, out, o_off, ldo, sx, s_pix, p_off, w_scale, b
             row = builder.add(o_off_v, builder.mul(i, ldo_v))
             for v, y in enumerate(ys):
                 dst = builder.gep(op, [builder.add(row, ir.Constant(i64, LANES * v))])
-                builder.call(mstore, [y, dst, ir.Constant(i32, 4), masks[v]])
+                mstore(y, dst, masks[v])
         return context.get_dummy_value()
 
     return sig, codegen

@@ -58,6 +58,45 @@ HAS_VNNI = HAS_AVX512 and "avx512vnni" in _FEATURES
 HAS_VEC = HAS_AVX512 or {"avx2", "fma"} <= _FEATURES
 
 
+def ir_pointer_suffix(pointee):
+    """The name suffix of an overloaded intrinsic's pointer argument (address space 0) pointing at ``pointee``,
+    an LLVM mangled type name such as ``"v16f32"``.
+
+    NOTE: ``"p0"`` once LLVM's pointers are opaque (LLVM >= 16: llvmlite >= 0.45; llvmlite 0.44's LLVM 15 only
+    with ``LLVMLITE_ENABLE_OPAQUE_POINTERS=1``), ``"p0" + pointee`` while they are typed (LLVM 14: llvmlite
+    0.41-0.43 with Numba 0.58-0.60; llvmlite 0.44 by default)."""
+    import llvmlite
+    from llvmlite import binding as llvm
+
+    opaque = llvm.llvm_version_info >= (16,) or getattr(llvmlite, "opaque_pointers_enabled", False)
+    return "p0" if opaque else "p0" + pointee
+
+
+def ir_masked_f32(builder):
+    """``load(ptr, mask, passthru)`` and ``store(value, ptr, mask)``: ``llvm.masked.load`` / ``store`` of a
+    <16 x float> at a float pointer (alignment 4, ``mask`` a <16 x i1>).
+
+    NOTE: the pointer is cast to ``<16 x float>*``, the intrinsics' operand type under typed pointers (and a
+    no-op cast under opaque ones), and the name mangled to match (:func:`ir_pointer_suffix`)."""
+    from llvmlite import ir
+
+    i32 = ir.IntType(32)
+    vec, mvec = ir.VectorType(ir.FloatType(), LANES), ir.VectorType(ir.IntType(1), LANES)
+    vptr, align = vec.as_pointer(), ir.Constant(i32, 4)
+    name = "v16f32." + ir_pointer_suffix("v16f32")
+    ld = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vptr, i32, mvec, vec]), "llvm.masked.load." + name)
+    st = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vec, vptr, i32, mvec]), "llvm.masked.store." + name)
+
+    def load(ptr, mask, passthru):
+        return builder.call(ld, [builder.bitcast(ptr, vptr), align, mask, passthru])
+
+    def store(value, ptr, mask):
+        builder.call(st, [value, builder.bitcast(ptr, vptr), align, mask])
+
+    return load, store
+
+
 def _make_intrinsic(kind, mr, nv):
     from llvmlite import ir
 
@@ -205,7 +244,6 @@ fma32 = _make_fma32()
 
 
 def _make_prefetch():
-    from llvmlite import binding as llvm
     from llvmlite import ir
 
     @intrinsic
@@ -217,7 +255,7 @@ def _make_prefetch():
             ptr = builder.gep(context.make_array(signature.args[0])(context, builder, a_v).data, [builder.sext(off_v, ir.IntType(64))])
             i8p = ir.IntType(8).as_pointer()
             i32 = ir.IntType(32)
-            name = "llvm.prefetch.p0" if llvm.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"  # opaque / typed pointers
+            name = "llvm.prefetch." + ir_pointer_suffix("i8")
             fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name)
             # read, locality 3 (keep in all cache levels), data cache
             builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])

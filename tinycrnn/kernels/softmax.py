@@ -17,7 +17,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
-from .microkernel import HAS_VEC, LANES
+from .microkernel import HAS_VEC, LANES, ir_masked_f32
 
 # Cephes expf constants (the literals of `_softmax_row`)
 _LOG2E, _C1, _C2, _LO = 1.44269504088896341, 0.693359375, -2.12194440e-4, -87.0
@@ -34,18 +34,14 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
 
         y_v = args[0]
         off_v, k_v = (context.cast(builder, a, t, types.int64) for a, t in zip(args[1:], signature.args[1:]))
-        i64, i32, i1, f32 = ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.FloatType()
-        vec, ivec, mvec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES), ir.VectorType(i1, LANES)
+        i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
+        vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
         izero = ir.Constant(ivec, None)
         mod = builder.module
-        mload = cgutils.get_or_insert_function(
-            mod, ir.FunctionType(vec, [ir.PointerType(), i32, mvec, vec]), "llvm.masked.load.v16f32.p0")
-        mstore = cgutils.get_or_insert_function(
-            mod, ir.FunctionType(ir.VoidType(), [vec, ir.PointerType(), i32, mvec]), "llvm.masked.store.v16f32.p0")
+        mload, mstore = ir_masked_f32(builder)
         vmax = cgutils.get_or_insert_function(mod, ir.FunctionType(vec, [vec, vec]), "llvm.maxnum.v16f32")
         floor = cgutils.get_or_insert_function(mod, ir.FunctionType(vec, [vec]), "llvm.floor.v16f32")
         fma = cgutils.get_or_insert_function(mod, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32")
-        c4 = ir.Constant(i32, 4)
 
         def splat(v):
             return ir.Constant(vec, [v] * LANES)
@@ -65,7 +61,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         mx = cgutils.alloca_once_value(builder, ninf)
         with cgutils.for_range(builder, nfull) as lp:
             builder.store(builder.call(vmax, [builder.load(mx), builder.load(ptr(lp.index), align=4)]), mx)
-        m = builder.call(vmax, [builder.load(mx), builder.call(mload, [tail, c4, tmask, ninf])])
+        m = builder.call(vmax, [builder.load(mx), mload(tail, tmask, ninf)])
         s = builder.extract_element(m, ir.Constant(i32, 0))
         for lane in range(1, LANES):
             e = builder.extract_element(m, ir.Constant(i32, lane))
@@ -90,8 +86,8 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
             e = expv(builder.load(ptr(lp.index), align=4))
             builder.store(e, ptr(lp.index), align=4)
             builder.store(builder.fadd(builder.load(acc), e), acc)
-        e = builder.select(tmask, expv(builder.call(mload, [tail, c4, tmask, ir.Constant(vec, None)])), ir.Constant(vec, None))
-        builder.call(mstore, [e, tail, c4, tmask])
+        e = builder.select(tmask, expv(mload(tail, tmask, ir.Constant(vec, None))), ir.Constant(vec, None))
+        mstore(e, tail, tmask)
         a = builder.fadd(builder.load(acc), e)
         tot = builder.extract_element(a, ir.Constant(i32, 0))
         for lane in range(1, LANES):
@@ -102,7 +98,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         # pass 3: scale
         with cgutils.for_range(builder, nfull) as lp:
             builder.store(builder.fmul(builder.load(ptr(lp.index), align=4), invv), ptr(lp.index), align=4)
-        builder.call(mstore, [builder.fmul(builder.call(mload, [tail, c4, tmask, ir.Constant(vec, None)]), invv), tail, c4, tmask])
+        mstore(builder.fmul(mload(tail, tmask, ir.Constant(vec, None)), invv), tail, tmask)
         return context.get_dummy_value()
 
     return sig, codegen
