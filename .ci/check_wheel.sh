@@ -5,7 +5,8 @@
 # model, answer /api/health from `tinycrnn serve`, and run the whole test suite against the install.
 #
 #   .ci/check_wheel.sh                                   # the library versions pip resolves today
-#   CONSTRAINTS=.ci/constraints-oldest.txt .ci/check_wheel.sh   # the oldest versions pyproject.toml declares
+#   CONSTRAINTS=.ci/constraints-oldest.txt PYTHON=python3.9 .ci/check_wheel.sh   # the oldest versions declared
+# PYTHON: the interpreter of the fresh venv (default: python).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -17,12 +18,14 @@ python -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1 || { cat "
 wheel="$(ls "$work"/dist/*.whl)"
 echo "built $(basename "$wheel"): $(du -h "$wheel" | cut -f1) (sdist $(du -h "$work"/dist/*.tar.gz | cut -f1))"
 
-python -m venv "$work/venv"
+"${PYTHON:-python}" -m venv "$work/venv"
 py="$work/venv/bin/python"
 pip_args=(-q --disable-pip-version-check)
 [ -n "${CONSTRAINTS:-}" ] && pip_args+=(-c "$repo/$CONSTRAINTS")
+# a current pip: the one a venv seeds can be years old, and its resolver backtracks for minutes on the test extras
+"$py" -m pip install "${pip_args[@]}" --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 "$py" -m pip install "${pip_args[@]}" "$wheel[test,serve]" 2>&1 | grep -v "^WARNING: Location" || true
-"$py" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE "^(numpy|numba|llvmlite|opencv-python-headless) " | tr -s ' ' | paste -sd, -
+echo "$("$py" -V), $("$py" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE "^(numpy|numba|llvmlite|opencv-python-headless) " | tr -s ' ' | paste -sd, -)"
 
 mkdir "$work/empty" && cd "$work/empty"
 unset TINYCRNN_WEIGHTS PYTHONPATH

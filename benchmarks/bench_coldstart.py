@@ -158,34 +158,52 @@ def main(argv=None) -> int:
 
 
 def cli_first_run(image: str, runs: int) -> int:
-    """Spawn-to-exit wall time of ``python -m tinycrnn read IMAGE`` (page mode, the README's first command)
-    and ``read --line``, each with an empty Numba cache (a new user's first run) and a warm one."""
+    """Spawn-to-exit wall time of ``python -m tinycrnn read IMAGE`` (page mode, the README's first command) and
+    ``read --line``: on a machine where nothing is compiled yet (each run a new empty Numba cache: the NumPy
+    twins read), forced to compile what the read needs (``--backend numba``, empty cache), and after
+    ``tinycrnn warmup`` (timed once per mode on its own empty cache)."""
     env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
-    env.pop("TINYCRNN_QUIET", None)
+    for var in ("TINYCRNN_QUIET", "TINYCRNN_KERNELS"):
+        env.pop(var, None)
     tmp = tempfile.mkdtemp(prefix="tinycrnn-cli-")
     info = machine_info()
     print(f"# {info['cpu']}, {info['cores']} cores, python {info['python']}, numpy {info.get('numpy')}, "
           f"numba {info.get('numba')}, {info['date']}, git {info.get('git')}")
     print(f"# median of {runs} fresh processes, 1 thread: python -m tinycrnn read [--line] {image}")
-    print(f"{'scenario':<34} {'median':>8} {'min':>8} {'max':>8}  s   output / notice")
+    print(f"{'scenario':<44} {'median':>7} {'min':>7} {'max':>7}  s   output (notice)")
+
+    def timed(args, cache_dir):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "tinycrnn", *args], capture_output=True, text=True, cwd=tmp,
+                             env=dict(env, NUMBA_CACHE_DIR=cache_dir))
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        return time.perf_counter() - start, out
+
+    def row(name, walls, out):
+        notice = ("twins" if "not compiled for this CPU" in out.stderr else
+                  "compiled" if "compiling kernels" in out.stderr else "quiet")
+        text = " | ".join(out.stdout.split("\n")).strip(" |")
+        print(f"{name:<44} {statistics.median(walls):7.2f} {min(walls):7.2f} {max(walls):7.2f}     {text[:34]} ({notice})")
+
     try:
+        from tinycrnn.engine import resolve_model_path
+        from tinycrnn.page.pipeline import OCR, default_page_model
+
+        page = default_page_model("numba")
+        models = {"page": [page] + [m for m in [OCR.auto_case_model(page, "numba")] if m],
+                  "--line": [resolve_model_path("english_g2")]}
         for mode, extra in (("page", []), ("--line", ["--line"])):
-            for cache in ("empty", "warm"):
-                walls, out = [], None
-                for i in range(runs + (cache == "warm")):
-                    cache_dir = os.path.join(tmp, f"{mode}-{cache}-{i}" if cache == "empty" else f"{mode}-warm")
-                    start = time.perf_counter()
-                    out = subprocess.run([sys.executable, "-m", "tinycrnn", "read", *extra, os.path.abspath(image)],
-                                         capture_output=True, text=True, cwd=tmp, env=dict(env, NUMBA_CACHE_DIR=cache_dir))
-                    wall = time.perf_counter() - start
-                    if out.returncode != 0:
-                        raise RuntimeError(out.stderr)
-                    if not (cache == "warm" and i == 0):  # the first warm run fills the cache
-                        walls.append(wall)
-                notice = "notice" if "compiling kernels" in out.stderr else "no notice"
-                text = " | ".join(out.stdout.split("\n")).strip(" |")
-                print(f"{'read ' + mode + ', ' + cache + ' cache':<34} {statistics.median(walls):8.2f} {min(walls):8.2f} "
-                      f"{max(walls):8.2f}     {text[:40]} ({notice})")
+            read = ["read", *extra, os.path.abspath(image)]
+            results = [timed(read, os.path.join(tmp, f"{mode}-cold-{i}")) for i in range(runs)]
+            row(f"read {mode}, nothing compiled yet", [w for w, _ in results], results[-1][1])
+            results = [timed(read + ["--backend", "numba"], os.path.join(tmp, f"{mode}-jit-{i}")) for i in range(runs)]
+            row(f"read {mode} --backend numba, empty cache", [w for w, _ in results], results[-1][1])
+            warm_dir = os.path.join(tmp, f"{mode}-warm")
+            wall, out = timed(["warmup", *models[mode]], warm_dir)
+            row(f"tinycrnn warmup ({len(models[mode])} model{'s' * (len(models[mode]) > 1)}), once", [wall], out)
+            results = [timed(read, warm_dir) for _ in range(runs)]
+            row(f"read {mode}, after warmup", [w for w, _ in results], results[-1][1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
