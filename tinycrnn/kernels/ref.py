@@ -190,7 +190,7 @@ def pointwise_int8_ref(
     """1x1 stride-1 conv, dynamic symmetric int8 input with one scale per pixel (``s[n, p] =
     max_c |x[n, c, p]| / 127``) x int8 weights -> int32 ``acc``, then ``acc * (s[n, p] * w_scale[o])
     + bias[o]`` and ``act``."""
-    from ..quant import QMAX, inv_scale, quantize
+    from ..quant import QMAX, inv_scale
 
     n, c, h, w = x.shape
     xp = x.reshape(n, c, h * w)
