@@ -28,7 +28,9 @@ def _add_read(sub) -> None:
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="page mode: drop lines read below C")
     p.add_argument("--no-case", action="store_true",
                    help="page mode: keep the page model's letter case (no second reading of lower-case pages with english_g2)")
-    p.add_argument("--backend", choices=("numba", "numpy"), help="kernel backend (default: numba)")
+    p.add_argument("--backend", choices=("numba", "numpy"),
+                   help="kernel backend (default: numba; a read of up to 8 images before `tinycrnn warmup` has "
+                        "compiled its models uses numpy, saying so)")
     p.add_argument("--beam", type=int, metavar="N", help="beam search with width N instead of greedy")
     p.add_argument("--lexicon", metavar="FILE", help="snap to the most likely word of FILE (one per line)")
     p.add_argument("--allowlist", metavar="CHARS", help="only these characters may be output")
@@ -51,8 +53,8 @@ def _decode_options(args) -> dict:
 
 
 #: A read of at most this many images on a machine whose kernels are not compiled yet runs on the NumPy
-#: twins: compiling costs 10-20 s once, and the twins read a page 2-3x slower than compiled kernels
-#: (0.6 s against 0.3 s for the receipt sample here), so larger reads compile.
+#: twins: compiling costs 10-20 s once, and the twins read a page roughly 2-3x slower than compiled kernels
+#: (benchmarks/RESULTS.md, "First run"), so larger reads compile.
 COLD_TWIN_MAX_IMAGES = 8
 
 
