@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinycrnn
-from conftest import ROOT, run_tinycrnn
+from conftest import ROOT, SAMPLES, run_tinycrnn
 from textimg import put_text, text_size
 from tinycrnn.errors import ImageError, InputTypeError
 from tinycrnn.page.detect import LineDetector, estimate_skew, rotate
@@ -478,3 +478,16 @@ def test_speckled_page_still_finds_its_lines():
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.zeros(len(stats), bool)
     assert add_small_marks(mask, stats, keep, 20.0) is mask  # past MAX_DOTS the pass stands aside
+
+
+def test_the_numpy_twins_read_every_sample_like_the_kernels():
+    # a small `tinycrnn read` on a machine without compiled kernels runs the twins (cli._cold_read_backend)
+    from tinycrnn.page.pipeline import OCR, default_page_model
+
+    page_model = default_page_model("numba")
+    case_model = OCR.auto_case_model(page_model, "numba")
+    readers = [OCR(model=tinycrnn.Recognizer(page_model, backend=b), backend=b, case_model=case_model)
+               for b in ("numpy", "numba")]
+    for name in sorted(f for f in os.listdir(SAMPLES) if f.endswith(".png")):
+        twins, kernels = ([line.text for line in r.read(os.path.join(SAMPLES, name)).lines] for r in readers)
+        assert twins == kernels, name

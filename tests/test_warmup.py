@@ -3,9 +3,7 @@ widths, batch sizes and decoders real requests bring (a fresh Numba cache, real 
 import json
 import os
 
-import pytest
-
-from conftest import ROOT, SAMPLES, run_python
+from conftest import SAMPLES, run_python
 from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 NOTICE = "tinycrnn: compiling kernels"
@@ -74,22 +72,26 @@ def test_a_small_read_on_a_cold_machine_runs_the_twins_and_compiles_nothing(tmp_
     assert compiled_files(tmp_path)
 
 
-def test_cold_read_rule():
+def test_cold_read_rule(tmp_path, monkeypatch):
     from argparse import Namespace
 
     from tinycrnn.cli import COLD_TWIN_MAX_IMAGES, _cold_read_backend
     from tinycrnn.engine import resolve_model_path
+    from tinycrnn.kernels.warm_marks import mark_warm
 
     model = resolve_model_path("english_g2")
     few, many = ["a.png"] * COLD_TWIN_MAX_IMAGES, ["a.png"] * (COLD_TWIN_MAX_IMAGES + 1)
-    env = {k: v for k, v in os.environ.items() if k != "TINYCRNN_KERNELS"}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(os, "environ", dict(env, NUMBA_CACHE_DIR=os.path.join(ROOT, "no-such-cache"), TINYCRNN_QUIET="1"))
-        assert _cold_read_backend(Namespace(backend=None, images=few), [model]) == "numpy"
-        assert _cold_read_backend(Namespace(backend=None, images=many), [model]) is None  # big reads compile
-        assert _cold_read_backend(Namespace(backend="numba", images=few), [model]) == "numba"
-        mp.setitem(os.environ, "TINYCRNN_KERNELS", "numba")
-        assert _cold_read_backend(Namespace(backend=None, images=few), [model]) is None
+    monkeypatch.delenv("TINYCRNN_KERNELS", raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TINYCRNN_QUIET", "1")
+    assert _cold_read_backend(Namespace(backend=None, images=few), [model]) == "numpy"
+    assert _cold_read_backend(Namespace(backend=None, images=many), [model]) is None  # big reads compile
+    assert _cold_read_backend(Namespace(backend="numba", images=few), [model]) == "numba"
+    mark_warm(model)  # what tinycrnn warmup leaves behind
+    assert _cold_read_backend(Namespace(backend=None, images=few), [model]) is None
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cold"))  # cold again, but TINYCRNN_KERNELS decides
+    monkeypatch.setenv("TINYCRNN_KERNELS", "numba")
+    assert _cold_read_backend(Namespace(backend=None, images=few), [model]) is None
 
 
 FIRST_COMPILE = """

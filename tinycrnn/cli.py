@@ -53,8 +53,8 @@ def _decode_options(args) -> dict:
 
 
 #: A read of at most this many images on a machine whose kernels are not compiled yet runs on the NumPy
-#: twins: compiling costs 10-20 s once, and the twins read a page roughly 2-3x slower than compiled kernels
-#: (benchmarks/RESULTS.md, "First run"), so larger reads compile.
+#: twins: compiling costs 12-19 s once, and the twins take about 0.8 s more than compiled kernels on a 10-line
+#: page (benchmarks/RESULTS.md, "First run": break-even after 15-25 pages), so larger reads compile.
 COLD_TWIN_MAX_IMAGES = 8
 
 

@@ -51,8 +51,8 @@ def announce_compiles() -> None:
     silences it.
     """
     global _listener
-    if os.environ.get("TINYCRNN_QUIET", "") not in ("", "0"):
-        return
+    if _listener is not None or os.environ.get("TINYCRNN_QUIET", "") not in ("", "0"):
+        return  # NOTE: lock-free fast path: the decoders call this on every search
     with _installed:
         if _listener is not None:
             return

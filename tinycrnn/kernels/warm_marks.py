@@ -9,6 +9,7 @@ kernels when writable, else the user's cache folder), keyed by everything that i
 compiled code: tinycrnn and Numba versions, the CPU (or ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``)
 and the model file. A stale marker (cache deleted since) only means the read compiles after all.
 """
+import functools
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Optional
 _CPUINFO_KEYS = ("model name", "flags", "features", "cpu part", "cpu implementer")
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_identity() -> str:
     parts = [platform.machine(), os.environ.get("NUMBA_CPU_NAME", ""), os.environ.get("NUMBA_CPU_FEATURES", "")]
     try:
