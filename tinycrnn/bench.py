@@ -76,7 +76,7 @@ class LineTimer:
     def prepare(self, img):
         line_ratio, pad_lines, resize_line, target_width = self._prep
         spec = self.rec.spec
-        x = resize_line(img, spec)
+        x = resize_line(img, spec, self.rec.model.backend)
         w = target_width([line_ratio(img, spec)], [x.shape[2]], spec)
         return pad_lines([x], w, spec)
 

@@ -5,7 +5,7 @@ bilinear width, right-pad by repeating the last column, batch width ``ceil(max r
 this module implements the named rules and nothing model-specific.
 """
 import math
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -84,26 +84,27 @@ def line_ratio(img: np.ndarray, spec: LineSpec) -> float:
     return 1.0 / ratio if spec.tall == "easyocr" and ratio < 1.0 else ratio
 
 
-def _resize_tall_easyocr(img: np.ndarray, height: int) -> np.ndarray:
+def _resize_tall_easyocr(img: np.ndarray, height: int, backend: Optional[str]) -> np.ndarray:
     # EasyOCR turns a crop taller than wide into width `height` and a proportional height, then
     # squeezes that to `height` rows with Pillow's antialiased bicubic (reproduced in resample.py).
-    import cv2
-
-    from .resample import pil_bicubic_resize
+    from .resample import linear_resize, pil_bicubic_resize
 
     h, w = img.shape[:2]
     tall_h = int(height * (h / float(w)))
-    stage1 = cv2.resize(img, (height, tall_h), interpolation=cv2.INTER_LINEAR)
+    stage1 = linear_resize(img, height, tall_h, backend)
     new_w = math.ceil(height * height / float(tall_h))
     if stage1.ndim == 2:
         return pil_bicubic_resize(stage1, new_w, height)
     return np.dstack([pil_bicubic_resize(stage1[:, :, i], new_w, height) for i in range(stage1.shape[2])])
 
 
-def resize_line(img: np.ndarray, spec: LineSpec) -> np.ndarray:
+def resize_line(img: np.ndarray, spec: LineSpec, backend: Optional[str] = None) -> np.ndarray:
     """Resize a uint8 line image to the model height keeping its aspect ratio; returns float32 (C, H, w)
-    normalised as ``(u8 * scale - mean) / std``."""
-    import cv2
+    normalised as ``(u8 * scale - mean) / std``.
+
+    The bilinear resize is :func:`~tinycrnn.resample.linear_resize` (x86 ``cv2.resize`` bit for bit, the
+    same bytes on every CPU) on ``backend``'s kernels (None: :func:`~tinycrnn.config.kernel_backend`)."""
+    from .resample import linear_resize
 
     if img.dtype != np.uint8 or img.ndim not in (2, 3):
         raise InputTypeError(f"resize_line expects a uint8 (H, W) or (H, W, 3) image, got {img.dtype} {img.shape}")
@@ -111,11 +112,11 @@ def resize_line(img: np.ndarray, spec: LineSpec) -> np.ndarray:
     line_ratio(img, spec)
     img = to_model_color(img, spec)
     if spec.tall == "easyocr" and w < h:
-        resized = _resize_tall_easyocr(img, spec.height)
+        resized = _resize_tall_easyocr(img, spec.height, backend)
     else:
         exact = spec.height * (w / float(h))
         new_w = max(1, math.ceil(exact) if spec.resize == "bilinear_ceil" else int(exact))
-        resized = cv2.resize(img, (new_w, spec.height), interpolation=cv2.INTER_LINEAR)
+        resized = linear_resize(img, new_w, spec.height, backend)
     # NOTE: divide by 255 rather than multiply by 1/255: that is what the reference frameworks do,
     # and it makes the tensors bit-identical to theirs.
     x = resized.astype(np.float32) / np.float32(1.0 / spec.scale)
@@ -146,19 +147,20 @@ def pad_lines(lines: Sequence[np.ndarray], width: int, spec: LineSpec) -> np.nda
     return out
 
 
-def prepare_lines(images: Sequence[np.ndarray], spec: LineSpec) -> np.ndarray:
+def prepare_lines(images: Sequence[np.ndarray], spec: LineSpec, backend: Optional[str] = None) -> np.ndarray:
     """Preprocess uint8 line images into one padded batch ``[B, C, H, W]`` sharing a common width.
 
     Args:
         images: uint8 gray (H, W) or BGR (H, W, 3) line crops.
         spec: the model's :class:`LineSpec`.
+        backend: kernel backend of the resize (None: :func:`~tinycrnn.config.kernel_backend`).
 
     Returns:
         float32 ``[B, C, H, W]``, W chosen by the model's width rule over the whole batch.
     """
     if len(images) == 0:
         raise InputTypeError("prepare_lines needs at least one image")
-    resized: List[np.ndarray] = [resize_line(img, spec) for img in images]
+    resized: List[np.ndarray] = [resize_line(img, spec, backend) for img in images]
     ratios = [line_ratio(img, spec) for img in images]
     width = target_width(ratios, [x.shape[2] for x in resized], spec)
     return pad_lines(resized, width, spec)

@@ -100,7 +100,7 @@ class Recognizer:
 
         Lines with the same padded width can share a forward pass without changing each other's result.
         """
-        x = resize_line(image, self.spec)
+        x = resize_line(image, self.spec, self.model.backend)
         return x, target_width([line_ratio(image, self.spec)], [x.shape[2]], self.spec)
 
     def run_group(self, lines: Sequence[np.ndarray], width: int) -> np.ndarray:

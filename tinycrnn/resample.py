@@ -1,13 +1,25 @@
-"""Pillow-compatible bicubic resampling of uint8 images, without Pillow.
+"""Resampling of uint8 line images exactly as the reference frameworks do, the same on every CPU.
 
-EasyOCR squeezes crops taller than wide through ``PIL.Image.resize(..., BICUBIC)``, an
+**Bilinear (OpenCV ``INTER_LINEAR``).** Both models' references resize lines with ``cv2.resize``, but
+OpenCV's uint8 result depends on the platform: on aarch64 it differs by 1 on ~10% of pixels from x86
+(same version, also with ``INTER_LINEAR_EXACT``), enough to move english_g2 confidences past the parity
+tolerance. :func:`linear_resize` reproduces OpenCV's generic x86 fixed-point path bit for bit (equal to
+``cv2.resize`` on x86 for 1 and 3 channels, any up/down scale; tests/test_resize.py) with integer pixel
+arithmetic only, so it reads the same everywhere. Its coefficient tables come from NumPy's IEEE double
+and float32 ops, each correctly rounded, which no platform or compiler flag changes.
+
+**Bicubic (Pillow).** EasyOCR squeezes crops taller than wide through ``PIL.Image.resize(..., BICUBIC)``, an
 antialiased (support scaled by the reduction factor), separable, fixed-point resampler. To read
 those crops exactly as the reference does, this module reproduces it: same filter (a = -0.5),
 same coefficient windows, same 22-bit fixed-point rounding and clipping, horizontal pass first.
 """
 import math
+from typing import Optional, Tuple
 
 import numpy as np
+
+#: OpenCV's INTER_RESIZE_COEF_BITS: bilinear weights are integers out of 2048.
+_LINEAR_ONE = 2048
 
 _PRECISION_BITS = 32 - 8 - 2
 _SUPPORT = 2.0
@@ -69,3 +81,48 @@ def pil_bicubic_resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
     if height != img.shape[0]:
         out = _pass(out.T, height).T
     return np.ascontiguousarray(out)
+
+
+def linear_coefficients(src: int, dst: int, clamp: bool) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV's bilinear taps for one axis: (dst,) int32 source indices i0, i1 and 11-bit weights w0, w1.
+
+    As ``cv::resize``: ``f = float32((d + 0.5) * (1 / (dst / src)) - 0.5)`` in double, ``i0 = floor(f)``,
+    weights ``rint((1 - frac) * 2048)`` and ``rint(frac * 2048)`` in float32. ``clamp`` (the horizontal
+    axis) moves taps outside the image to the border with weights (2048, 0); the vertical axis keeps its
+    weights and only clamps the row indices, which is what makes OpenCV's first and last rows differ by
+    1 from a clamped interpolation.
+    """
+    scale = np.float64(1.0) / (np.float64(dst) / np.float64(src))
+    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(f)
+    frac = (f - i0).astype(np.float32)  # exact: a float32 minus its floor
+    i0 = i0.astype(np.int64)
+    if clamp:
+        outside = (i0 < 0) | (i0 >= src - 1)
+        frac[outside] = 0.0
+        i0 = np.clip(i0, 0, src - 1)
+    one = np.float32(_LINEAR_ONE)
+    w0 = np.rint((np.float32(1.0) - frac) * one).astype(np.int32)
+    w1 = np.rint(frac * one).astype(np.int32)
+    i1 = np.clip(i0 + 1, 0, src - 1).astype(np.int32)
+    return np.clip(i0, 0, src - 1).astype(np.int32), i1, w0, w1
+
+
+def linear_resize(img: np.ndarray, width: int, height: int, backend: Optional[str] = None) -> np.ndarray:
+    """Resize a uint8 (H, W) or (H, W, C) image to (height, width) as x86 ``cv2.resize(INTER_LINEAR)`` does.
+
+    ``backend`` picks the Numba kernel or its NumPy twin (None: :func:`~tinycrnn.config.kernel_backend`);
+    both give the same bytes on every platform.
+    """
+    from .config import kernel_backend
+    from .errors import InputTypeError
+    from .kernels import get_kernels
+
+    if img.dtype != np.uint8 or img.ndim not in (2, 3) or min(img.shape) < 1 or width < 1 or height < 1:
+        raise InputTypeError(f"linear_resize expects a non-empty uint8 (H, W[, C]) image and a size >= 1, "
+                             f"got {img.dtype} {img.shape} -> {width}x{height}")
+    src = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
+    xs = linear_coefficients(src.shape[1], int(width), clamp=True)
+    ys = linear_coefficients(src.shape[0], int(height), clamp=False)
+    out = get_kernels(backend or kernel_backend()).resize_linear(src, *xs, *ys)
+    return out if img.ndim == 3 else out[:, :, 0]

@@ -90,9 +90,10 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 pointwise_int8=lambda x, pack, bias, act="none": ref.pointwise_int8_ref(x, pack[0], pack[1], bias, act),
                 se=ref.se_ref,
                 softmax=ref.softmax_ref,
+                resize_linear=ref.resize_linear_ref,
             )
         elif backend == "numba":
-            from . import conv, int8, lstm, pool, se, softmax
+            from . import conv, int8, lstm, pool, resize, se, softmax
             from .compile_events import announce_compiles
 
             announce_compiles()
@@ -117,6 +118,7 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 pointwise_int8=int8.pointwise_int8,
                 se=se.se,
                 softmax=softmax.softmax,
+                resize_linear=resize.resize_linear,
             )
         else:
             raise ValueError(f"unknown kernel backend {backend!r}; use 'numba' or 'numpy'")

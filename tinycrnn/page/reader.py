@@ -71,7 +71,7 @@ class LineReader:
         import time
 
         cleaned = [erase_commas(p) if self.commas else (p, []) for p in pieces]
-        xs = [resize_line(self._squeeze(p), self.spec) for p, _ in cleaned]
+        xs = [resize_line(self._squeeze(p), self.spec, self.model.backend) for p, _ in cleaned]
         widths = [self._widths(x) for x in xs]
         order = sorted(range(len(xs)), key=lambda i: widths[i])
         out: List[Optional[tuple]] = [None] * len(xs)
