@@ -137,7 +137,7 @@ def test_format_newer_version_refused_with_both_numbers(tmp_path):
     man["format_version"] = 99
     header["__metadata__"]["tinycrnn"] = json.dumps(man)
     _rewrite(path, header, data)
-    with pytest.raises(UnsupportedVersionError, match="99.*<=1"):
+    with pytest.raises(UnsupportedVersionError, match="99.*<=2"):
         read_model(path)
 
 

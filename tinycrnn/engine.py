@@ -1,4 +1,5 @@
-"""The model: a model file's layer specs turned into a checked chain of ops, and its forward pass.
+"""The model: a model file's layer specs turned into a checked graph of ops (a chain is the simple case),
+and its forward pass (``tinycrnn/graph.py`` runs it).
 
 Loading validates the whole graph against the declared input (channels, height) so a bad or
 mismatched file fails at load with the layer's name, never on the first image.
@@ -15,38 +16,48 @@ from .errors import InputTypeError, ModelNotFoundError, WeightFormatError
 from .modelfile import ModelFile, read_model
 
 _PROBE_WIDTH = 256
+_PROBE_HEIGHT = 64
 _MAX_MIN_WIDTH = 4096
 
 
 class Model:
-    """A loaded recogniser network.
+    """A loaded network: a recogniser (chain or graph), a text detector or a classifier.
 
     Attributes:
         name: the model's name (from its manifest, else the file stem).
         manifest: the parsed manifest (architecture, charset, preprocess, decode, provenance).
-        charset: the K output symbols; the blank is ``""`` at ``blank_index``.
-        blank_index: index of the CTC blank.
-        channels, height: the input the network expects, ``[B, channels, height, W]``.
+        task: ``"recognize"`` (CTC recogniser), ``"detect"`` (probability map) or ``"classify"``.
+        charset: recognisers: the K output symbols; the blank is ``""`` at ``blank_index``.
+        labels: classifiers: the class names (``manifest.labels``).
+        channels, height: the input the network expects, ``[B, channels, height, W]``
+            (``height`` is None when any height works, e.g. a detector: then H and W must be
+            multiples of ``multiple``).
         min_width: the smallest W that yields at least one time step.
         backend: ``"numba"`` or ``"numpy"``.
     """
 
     def __init__(self, model_file: ModelFile, backend: Optional[str] = None):
+        from .graph import build_graph
         from .kernels import get_kernels, int8_is_fast
-        from .ops import get_op
 
         self.path = model_file.path
         self.manifest = model_file.manifest
         arch = self.manifest["arch"]
         self.name = self.manifest.get("name") or os.path.splitext(os.path.basename(self.path))[0]
+        self.task = self.manifest.get("task", "recognize")
         self.channels = arch["input"]["channels"]
-        self.height = arch["input"]["height"]
-        if self.channels < 1 or self.height < 1:
-            raise WeightFormatError(f"{self.name}: arch.input must have positive channels and height")
-        cs = self.manifest["charset"]
-        self.blank_index = cs["blank_index"]
-        self.charset: List[str] = list(cs["chars"])
-        self.charset.insert(self.blank_index, "")
+        self.height = arch["input"].get("height")
+        self.multiple = int(arch["input"].get("multiple", 1))
+        if self.channels < 1 or (self.height is not None and self.height < 1) or self.multiple < 1:
+            raise WeightFormatError(f"{self.name}: arch.input must have positive channels, height and multiple")
+        self.charset: List[str] = []
+        self.blank_index = 0
+        if self.task == "recognize":
+            cs = self.manifest["charset"]
+            self.blank_index = cs["blank_index"]
+            self.charset = list(cs["chars"])
+            self.charset.insert(self.blank_index, "")
+        self.labels: List[str] = [str(v) for v in self.manifest.get("labels", [])]
         self.backend = backend or kernel_backend()
         kernels = get_kernels(self.backend)
         if self.manifest.get("quant") and self.backend == "numba" and not int8_is_fast():
@@ -54,36 +65,33 @@ class Model:
                           "many times slower than the FP32 model here; load the FP32 model instead", RuntimeWarning,
                           stacklevel=3)
         tensors = model_file.tensors
-        shape: Tuple[int, ...] = (self.channels, self.height, _PROBE_WIDTH)
-        self.ops = []
-        used = set()
-        for i, spec in enumerate(arch["layers"]):
-            op = get_op(spec["op"])(spec, tensors, shape, kernels)
-            shape = op.out_shape(shape)
-            if min(shape) < 1:
-                raise WeightFormatError(f"{self.name}: layer {i} ({spec['op']} {op.name}) produces empty shape {shape}")
-            used |= op.used
-            self.ops.append(op)
-        if len(shape) != 2 or shape[1] != len(self.charset):
-            raise WeightFormatError(
-                f"{self.name}: network output is {shape} per line, expected (T, {len(self.charset)}) to match the charset"
-            )
+        probe_h = self.height or -(-_PROBE_HEIGHT // self.multiple) * self.multiple
+        probe: Tuple[int, ...] = (self.channels, probe_h, -(-_PROBE_WIDTH // self.multiple) * self.multiple)
+        self.graph, shapes, used = build_graph(arch, tensors, probe, kernels, self.name)
+        self.ops = self.graph.ops
+        shape = shapes[self.graph.outputs[0]]
+        self.output_kind = "probs"
+        if self.task == "recognize":
+            if len(shape) != 2 or shape[1] != len(self.charset):
+                raise WeightFormatError(f"{self.name}: network output is {shape} per line, expected "
+                                        f"(T, {len(self.charset)}) to match the charset")
+            self.output_kind = self.manifest["decode"].get("output", "logits")
+        elif self.task == "classify" and (len(shape) != 1 or (self.labels and shape[0] != len(self.labels))):
+            raise WeightFormatError(f"{self.name}: classifier output is {shape} per item, expected "
+                                    f"({len(self.labels) or 'K'},) to match manifest.labels")
+        elif self.task == "detect" and (len(shape) != 3 or shape[1:] != probe[1:]):
+            raise WeightFormatError(f"{self.name}: detector output is {shape} for input {probe}, expected (1, H, W)")
         unused = sorted(set(tensors) - used)
         if unused:
             raise WeightFormatError(f"{self.name}: tensors not used by any layer (tampered file?): {', '.join(unused[:5])}")
-        self.output_kind = self.manifest["decode"].get("output", "logits")
         if self.output_kind not in ("logits", "probs"):
             raise WeightFormatError(f"{self.name}: decode.output must be 'logits' or 'probs', got {self.output_kind!r}")
-        self.min_width = self._find_min_width()
+        self.min_width = self._find_min_width() if self.task == "recognize" else self.multiple
 
     def output_shape(self, width: int) -> Tuple[int, ...]:
         """Per-line output shape ``(T, K)`` for an input of ``width`` columns (no compute)."""
-        shape: Tuple[int, ...] = (self.channels, self.height, width)
-        for op in self.ops:
-            shape = op.out_shape(shape)
-            if min(shape) < 1:
-                return tuple(0 for _ in shape)
-        return shape
+        shapes = self.graph.shapes((self.channels, self.height or self.multiple, width))
+        return shapes[self.graph.outputs[0]]
 
     def _find_min_width(self) -> int:
         for w in range(1, _MAX_MIN_WIDTH + 1):
@@ -95,10 +103,13 @@ class Model:
         """Run the network.
 
         Args:
-            x: float32 ``[B, channels, height, W]`` (other float dtypes are converted), ``W >= min_width``.
+            x: float32 ``[B, channels, height, W]`` (other float dtypes are converted), ``W >= min_width``;
+                detectors: any H and W that are multiples of ``multiple``.
 
         Returns:
-            float32 ``[B, T, K]``: logits, or probabilities when ``manifest.decode.output == "probs"``.
+            float32. Recognisers: ``[B, T, K]`` logits, or probabilities when
+            ``manifest.decode.output == "probs"``. Detectors: ``[B, 1, H, W]`` text probability.
+            Classifiers: ``[B, K]`` probabilities over ``labels``.
 
         Raises:
             InputTypeError: not an array, not floating point, or the wrong shape.
@@ -109,17 +120,19 @@ class Model:
             raise InputTypeError(
                 f"Model.forward expects float32 input, got {x.dtype}; preprocess images with tinycrnn.preprocess"
             )
-        expected = f"[B, {self.channels}, {self.height}, W>={self.min_width}]"
-        if x.ndim != 4 or x.shape[1] != self.channels or x.shape[2] != self.height:
+        h = self.height if self.height is not None else f"H%{self.multiple}==0"
+        w = f"W>={self.min_width}" if self.multiple == 1 else f"W%{self.multiple}==0"
+        expected = f"[B, {self.channels}, {h}, {w}]"
+        if x.ndim != 4 or x.shape[1] != self.channels or x.shape[0] < 1 or x.shape[3] < self.min_width:
             raise InputTypeError(f"{self.name}: forward expects {expected}, got {list(x.shape)}")
-        if x.shape[3] < self.min_width or x.shape[0] < 1:
+        bad_h = x.shape[2] != self.height if self.height is not None else x.shape[2] % self.multiple or x.shape[2] < 1
+        if bad_h or x.shape[3] % self.multiple:
             raise InputTypeError(f"{self.name}: forward expects {expected}, got {list(x.shape)}")
-        y = np.ascontiguousarray(x, dtype=np.float32)
-        for op in self.ops:
-            y = op(y)
-        return y
+        return self.graph.run(np.ascontiguousarray(x, dtype=np.float32))
 
     def __repr__(self) -> str:
+        if self.task != "recognize":
+            return f"Model({self.name!r}, task={self.task!r}, backend={self.backend!r}, input=[B,{self.channels},H,W])"
         return f"Model({self.name!r}, backend={self.backend!r}, input=[B,{self.channels},{self.height},W], classes={len(self.charset)})"
 
 

@@ -17,7 +17,11 @@ from .errors import UnsupportedVersionError, WeightFormatError
 
 FORMAT_NAME = "tinycrnn"
 #: Bump only when the container or the meaning of an existing manifest key changes.
-FORMAT_VERSION = 1
+#: 2: graph models (layers name their ``in`` values and ``out`` value) and non-recogniser tasks
+#: (``task``: ``detect`` / ``classify``). A chain recogniser is still written as version 1, so older
+#: readers keep reading it.
+FORMAT_VERSION = 2
+TASKS = ("recognize", "detect", "classify")
 #: Bump when quantisation maths (rounding, qmax, granularity) changes.
 QUANT_VERSION = 1
 
@@ -53,7 +57,7 @@ def write_model(path: str, tensors: Mapping[str, np.ndarray], manifest: Mapping[
     """
     manifest = dict(manifest)
     manifest["format"] = FORMAT_NAME
-    manifest["format_version"] = FORMAT_VERSION
+    manifest["format_version"] = needed_version(manifest)
     arrays = {}
     for name, arr in tensors.items():
         arr = np.asarray(arr)
@@ -81,6 +85,13 @@ def write_model(path: str, tensors: Mapping[str, np.ndarray], manifest: Mapping[
         for name in order:
             f.write(arrays[name].tobytes())
     os.replace(tmp, path)
+
+
+def needed_version(manifest: Mapping[str, Any]) -> int:
+    """The oldest ``format_version`` that can express ``manifest``: 1 for a chain recogniser, else 2."""
+    layers = manifest.get("arch", {}).get("layers", [])
+    graph = any(isinstance(layer, dict) and ("inputs" in layer or "output" in layer) for layer in layers)
+    return 2 if graph or manifest.get("task", "recognize") != "recognize" or "outputs" in manifest.get("arch", {}) else 1
 
 
 def read_model(path: str) -> ModelFile:
@@ -167,24 +178,36 @@ def _parse_manifest(where: str, meta: Any) -> Dict[str, Any]:
             raise UnsupportedVersionError(
                 f"{where}: quant_version {qv} is newer than this tinycrnn reads (<={QUANT_VERSION}); upgrade tinycrnn"
             )
+    task = manifest.get("task", "recognize")
+    if task not in TASKS or (version < 2 and task != "recognize"):
+        raise WeightFormatError(f"{where}: manifest.task {task!r} unknown for format_version {version}; known: {TASKS}")
     _require(where, manifest, "arch", dict)
     _require(where, manifest["arch"], "layers", list, "arch.")
     _require(where, manifest["arch"], "input", dict, "arch.")
-    for key in ("channels", "height"):
-        _require(where, manifest["arch"]["input"], key, int, "arch.input.")
-    _require(where, manifest, "charset", dict)
-    _require(where, manifest["charset"], "chars", list, "charset.")
-    _require(where, manifest["charset"], "blank_index", int, "charset.")
-    chars = manifest["charset"]["chars"]
-    if not all(isinstance(c, str) for c in chars):
-        raise WeightFormatError(f"{where}: manifest.charset.chars must be a list of strings")
-    if not 0 <= manifest["charset"]["blank_index"] <= len(chars):
-        raise WeightFormatError(f"{where}: manifest.charset.blank_index out of range for {len(chars)} chars")
+    _require(where, manifest["arch"]["input"], "channels", int, "arch.input.")
+    if version < 2 or manifest["arch"]["input"].get("height") is not None:
+        _require(where, manifest["arch"]["input"], "height", int, "arch.input.")
+    if task == "recognize":
+        _require(where, manifest, "charset", dict)
+        _require(where, manifest["charset"], "chars", list, "charset.")
+        _require(where, manifest["charset"], "blank_index", int, "charset.")
+        chars = manifest["charset"]["chars"]
+        if not all(isinstance(c, str) for c in chars):
+            raise WeightFormatError(f"{where}: manifest.charset.chars must be a list of strings")
+        if not 0 <= manifest["charset"]["blank_index"] <= len(chars):
+            raise WeightFormatError(f"{where}: manifest.charset.blank_index out of range for {len(chars)} chars")
+        _require(where, manifest, "decode", dict)
     _require(where, manifest, "preprocess", dict)
-    _require(where, manifest, "decode", dict)
     for i, layer in enumerate(manifest["arch"]["layers"]):
         if not isinstance(layer, dict) or not isinstance(layer.get("op"), str):
             raise WeightFormatError(f"{where}: manifest.arch.layers[{i}] must be an object with a string 'op'")
+        if version < 2 and ("inputs" in layer or "output" in layer):
+            raise WeightFormatError(f"{where}: manifest.arch.layers[{i}] names values ('inputs'/'output'), "
+                                    "which needs format_version 2")
+        ins, out = layer.get("inputs", []), layer.get("output", "")
+        if not (isinstance(ins, list) and all(isinstance(v, str) and v for v in ins) and isinstance(out, str)):
+            raise WeightFormatError(f"{where}: manifest.arch.layers[{i}]: 'inputs' must be a list of value names "
+                                    "and 'output' a value name")
     return manifest
 
 

@@ -2,8 +2,8 @@
 
 An op is built once from its layer spec and tensors, checking every parameter and tensor
 shape against the shape flowing in (so a bad file fails at load, not on the first image),
-then called on batches. Shapes exclude the batch axis: ``(C, H, W)`` for images and
-``(T, F)`` for sequences.
+then called on batches. Shapes exclude the batch axis: ``(C, H, W)`` for images,
+``(T, F)`` for sequences and ``(F,)`` for feature vectors.
 """
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -16,6 +16,9 @@ Shape = Tuple[int, ...]
 
 class Op:
     kind = "op"
+    #: True for ops reading several values (add, concat): they get a list of shapes and are called
+    #: as ``op(*arrays)``; single-input ops get one shape and are called as ``op(array)``.
+    multi_input = False
 
     def __init__(self, spec: Mapping[str, Any], tensors: Mapping[str, np.ndarray], in_shape: Shape, kernels):
         self.spec = dict(spec)
