@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     ap.add_argument("dst", help="destination .tcrnn file")
     ap.add_argument("--name", help="model name stored in the file (default: source file stem)")
     ap.add_argument("--charset", help="ONNX: one-symbol-per-line key file (PaddleOCR ppocr_keys_v1.txt)")
-    ap.add_argument("--preset", choices=("ppocr", "easyocr"), help="ONNX: whose conventions to record (default: guessed)")
+    ap.add_argument("--preset", choices=("ppocr", "easyocr", "ppocr_det", "ppocr_cls"), help="ONNX: whose conventions to record (default: guessed)")
     ap.add_argument("--height", type=int, help="ONNX: input height when the graph's is dynamic (ppocr: 32)")
     ap.add_argument("--right-margin", type=int, help="ppocr: zero columns appended after each line (default 64)")
     ap.add_argument("--merge-linears", choices=("auto", "always", "never"), default="auto",
@@ -55,8 +55,9 @@ def main(argv=None) -> int:
         print(f"convert_weights: {exc}", file=sys.stderr)
         return 1
     size = os.path.getsize(args.dst)
-    print(f"wrote {args.dst}: {size / 1e6:.2f} MB, {len(manifest['arch']['layers'])} layers, "
-          f"{len(model.charset)} classes, min width {model.min_width}")
+    what = (f"{len(model.charset)} classes, min width {model.min_width}" if model.task == "recognize"
+            else f"task {model.task}")
+    print(f"wrote {args.dst}: {size / 1e6:.2f} MB, {len(manifest['arch']['layers'])} layers, {what}")
     worst = (manifest.get("quant") or {}).get("worst_weight_error")
     if worst:
         print(f"int8: worst per-tensor quantisation error in {worst['tensor']}: relative RMSE {worst['rel_rmse']:.3e}, "

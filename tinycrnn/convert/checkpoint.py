@@ -50,7 +50,9 @@ def convert_checkpoint(
             (default: the preset's).
         charset: ONNX only: a one-symbol-per-line key file (PaddleOCR ``ppocr_keys_v1.txt``).
         preset: ONNX only: the conventions to record, ``"ppocr"`` or ``"easyocr"`` (default:
-            ``ppocr`` for PaddlePaddle exports or when ``charset`` is given, else ``easyocr``).
+            ``ppocr`` for PaddlePaddle exports or when ``charset`` is given, else ``easyocr``);
+            ``"ppocr_det"`` / ``"ppocr_cls"``: a PaddleOCR DB detector / orientation classifier,
+            imported as a graph model (``onnx_graph.py``, format_version 2).
         height: ONNX only: input height when the graph's is dynamic (default: the preset's).
         right_margin: ``ppocr`` only: zero columns appended after each line (default 64).
         merge_linears: ONNX only: ``auto`` / ``always`` / ``never`` (see ``onnx_import.merge_linears``).
@@ -110,6 +112,18 @@ def _convert_onnx(src, charset, preset, height, right_margin, merge):
 
     if preset is None:
         preset = "ppocr" if charset or load_onnx(src).producer_name == "PaddlePaddle" else "easyocr"
+    if preset in ("ppocr_det", "ppocr_cls"):
+        from .onnx_import import onnx_to_graph
+        from .ppocr_det_cls import PADDLE_DET_CLS_ATTRIBUTION, cls_manifest_extras, det_manifest_extras
+
+        tensors, arch, _ = onnx_to_graph(src)
+        if preset == "ppocr_det":
+            arch.update(name="db_pplcnetv3_rsefpn")
+            arch["input"].update(height=None, multiple=32)
+            return tensors, arch, det_manifest_extras(), PADDLE_DET_CLS_ATTRIBUTION
+        arch.update(name="mobilenetv3_small_cls")
+        arch["input"].update(height=48)
+        return tensors, arch, cls_manifest_extras(), PADDLE_DET_CLS_ATTRIBUTION
     if preset == "ppocr":
         from .ppocr import DEFAULT_RIGHT_MARGIN, PADDLE_ATTRIBUTION, ppocr_manifest_extras
 
@@ -132,7 +146,7 @@ def _convert_onnx(src, charset, preset, height, right_margin, merge):
         arch["name"] = "crnn_vgg"
         attribution = EASYOCR_ATTRIBUTION
     else:
-        raise WeightFormatError(f"unknown preset {preset!r}; use 'ppocr' or 'easyocr'")
+        raise WeightFormatError(f"unknown preset {preset!r}; use 'ppocr', 'easyocr', 'ppocr_det' or 'ppocr_cls'")
     n_classes = len(extras["charset"]["chars"]) + 1
     if info["classes"] != n_classes:
         raise WeightFormatError(

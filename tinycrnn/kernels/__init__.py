@@ -64,6 +64,27 @@ def int8_is_fast(backend: str = "numba") -> bool:
     return HAS_VNNI
 
 
+def _graph_ref():
+    from . import ref_graph as r
+
+    return dict(
+        add=r.add_ref, concat=r.concat_ref, upsample_nearest=r.upsample_nearest_ref, affine=r.affine_ref,
+        act=r.act_ref, global_avg_pool=r.global_avg_pool_ref, pack_conv_transpose=lambda w: w,
+        conv_transpose2d=lambda x, w, shape, bias, s, p, act: r.conv_transpose2d_ref(x, w, bias, s, p, act),
+    )
+
+
+def _graph_numba():
+    from . import conv_transpose as ct
+    from . import graph_ops as g
+
+    return dict(
+        add=g.add, concat=g.concat, upsample_nearest=g.upsample_nearest, affine=g.affine, act=g.act,
+        global_avg_pool=g.global_avg_pool, pack_conv_transpose=ct.pack_conv_transpose,
+        conv_transpose2d=ct.conv_transpose2d,
+    )
+
+
 def get_kernels(backend: str) -> SimpleNamespace:
     """The kernel namespace of ``backend`` (``"numba"`` or ``"numpy"``)."""
     if backend not in _CACHE:
@@ -91,6 +112,7 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 se=ref.se_ref,
                 softmax=ref.softmax_ref,
                 resize_linear=ref.resize_linear_ref,
+                **_graph_ref(),
             )
         elif backend == "numba":
             from . import conv, int8, lstm, pool, resize, se, softmax
@@ -119,6 +141,7 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 se=se.se,
                 softmax=softmax.softmax,
                 resize_linear=resize.resize_linear,
+                **_graph_numba(),
             )
         else:
             raise ValueError(f"unknown kernel backend {backend!r}; use 'numba' or 'numpy'")

@@ -31,6 +31,6 @@ def get_op(name: str) -> Type[Op]:
         raise UnknownOpError(f"unknown op {name!r}; this tinycrnn knows: {', '.join(sorted(OPS))}") from None
 
 
-from . import conv, lstm, linear, pool, se, softmax  # noqa: E402,F401  (registration side effect)
+from . import conv, graph_ops, lstm, linear, pool, se, softmax  # noqa: E402,F401  (registration side effect)
 
 __all__ = ["OPS", "Op", "get_op", "register"]

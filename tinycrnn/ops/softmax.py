@@ -10,8 +10,8 @@ from .base import Op
 @register("softmax")
 class Softmax(Op):
     def build(self, tensors, in_shape):
-        if len(in_shape) != 2:
-            raise WeightFormatError(f"layer {self.name!r}: softmax needs a sequence input (T, K), got shape {in_shape}")
+        if len(in_shape) not in (1, 2):
+            raise WeightFormatError(f"layer {self.name!r}: softmax needs a sequence (T, K) or a vector (K,), got {in_shape}")
 
     def out_shape(self, in_shape):
         return in_shape

@@ -1,0 +1,138 @@
+"""Numba kernels of the graph ops: nearest up-sampling fused into add and concat, per-channel affine,
+standalone activations (sigmoid included), global average pooling.
+
+# add:    out[n,c,y,x] = act(sum_i x_i[n, c, y // fh_i, x // fw_i])
+# concat: out[n, c0_i + c, y, x] = x_i[n, c, y // fh_i, x // fw_i]
+# affine: out[n,c,...] = x[n,c,...] * scale[c] + shift[c]
+
+NOTE: a DB detector's FPN up-samples a deep map only to add it to, or concatenate it with, a
+shallower one; writing the up-sampled value straight into the sum / the concatenation saves one
+full-resolution temporary and one pass over it per branch. Inputs are made NCHW-contiguous first
+(a Winograd conv returns NHWC memory; see kernels/conv.py); outputs are NCHW.
+"""
+import numpy as np
+from numba import njit
+
+from ..config import NUMBA_FLAGS
+from .activations import ACT_CODES, _act
+
+#: graph activations: the conv epilogue's codes plus sigmoid
+GRAPH_ACT_CODES = dict(ACT_CODES, sigmoid=4)
+
+
+@njit(inline="always", **NUMBA_FLAGS)
+def _act_graph(v, code):
+    if code == 4:
+        return np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
+    return _act(v, code)
+
+
+@njit(**NUMBA_FLAGS)
+def _accumulate_up(x, fh, fw, c0, first, code, out):
+    # out[:, c0:c0+C] (= or +=) x up-sampled by (fh, fw); code >= 0: apply that activation after
+    n, c, h, w = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    for b in range(n):
+        for ci in range(c):
+            for oy in range(ho):
+                row = x[b, ci, oy // fh]
+                orow = out[b, c0 + ci, oy]
+                if first:
+                    if fw == 1:
+                        for ox in range(wo):
+                            orow[ox] = row[ox]
+                    else:
+                        for ox in range(wo):
+                            orow[ox] = row[ox // fw]
+                elif fw == 1:
+                    for ox in range(wo):
+                        orow[ox] += row[ox]
+                else:
+                    for ox in range(wo):
+                        orow[ox] += row[ox // fw]
+                if code > 0:
+                    for ox in range(wo):
+                        orow[ox] = _act_graph(orow[ox], code)
+
+
+def _nchw(x):
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def add(xs, ups, act: str = "none") -> np.ndarray:
+    """Sum of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i] = (fh, fw)``, then ``act``."""
+    x0, (fh, fw) = xs[0], ups[0]
+    n, c, h, w = x0.shape
+    out = np.empty((n, c, h * fh, w * fw), np.float32)
+    code = GRAPH_ACT_CODES[act]
+    last = len(xs) - 1
+    for i, (x, (fh, fw)) in enumerate(zip(xs, ups)):
+        _accumulate_up(_nchw(x), fh, fw, 0, i == 0, code if i == last else 0, out)
+    return out
+
+
+def concat(xs, ups) -> np.ndarray:
+    """Channel concatenation of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i]`` on the way in."""
+    (fh, fw) = ups[0]
+    n, _, h, w = xs[0].shape
+    out = np.empty((n, sum(x.shape[1] for x in xs), h * fh, w * fw), np.float32)
+    c0 = 0
+    for x, (fh, fw) in zip(xs, ups):
+        _accumulate_up(_nchw(x), fh, fw, c0, True, 0, out)
+        c0 += x.shape[1]
+    return out
+
+
+def upsample_nearest(x: np.ndarray, up) -> np.ndarray:
+    """Nearest up-sampling by integer ``(fh, fw)``."""
+    return concat([x], [up])
+
+
+@njit(**NUMBA_FLAGS)
+def _affine_planes(x, scale, shift, code, out):
+    # x, out (N, C, P): out = act(x * scale[c] + shift[c])
+    n, c, p = x.shape
+    for b in range(n):
+        for ci in range(c):
+            s, t = scale[ci], shift[ci]
+            for k in range(p):
+                out[b, ci, k] = _act_graph(x[b, ci, k] * s + t, code)
+
+
+def affine(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``x * scale[c] + shift[c]`` over axis 1 of an (N, C, ...) array."""
+    xc = _nchw(x)
+    out = np.empty(xc.shape, np.float32)
+    n, c = xc.shape[:2]
+    _affine_planes(xc.reshape(n, c, -1), scale, shift, 0, out.reshape(n, c, -1))
+    return out
+
+
+def act(x: np.ndarray, act: str) -> np.ndarray:
+    """A standalone activation (new array)."""
+    xc = _nchw(x)
+    out = np.empty(xc.shape, np.float32)
+    flat = xc.reshape(1, 1, -1)
+    _affine_planes(flat, np.ones(1, np.float32), np.zeros(1, np.float32), GRAPH_ACT_CODES[act], out.reshape(1, 1, -1))
+    return out
+
+
+@njit(**NUMBA_FLAGS)
+def _gap(x, out):
+    # x (N, C, P) -> out (N, C) mean over P
+    n, c, p = x.shape
+    inv = np.float32(1.0) / np.float32(p)
+    for b in range(n):
+        for ci in range(c):
+            s = np.float32(0.0)
+            for k in range(p):
+                s += x[b, ci, k]
+            out[b, ci] = s * inv
+
+
+def global_avg_pool(x: np.ndarray) -> np.ndarray:  # (N, C, H, W) -> (N, C)
+    """Mean over H and W."""
+    xc = _nchw(x)
+    out = np.empty(xc.shape[:2], np.float32)
+    _gap(xc.reshape(xc.shape[0], xc.shape[1], -1), out)
+    return out
