@@ -46,3 +46,15 @@ TWIN_BATCH_ATOL = 0.5
 #: sum a 1-row and a 2-row product in another order (measured 1.9e-6 on an AMD Zen 3 core; 0 on the Intel
 #: machine and for the Numba kernels everywhere).
 BATCH_PROBS_ATOL = 1e-5
+
+# ---- graph models (DB detector, orientation classifier) ----------------------------------------
+#: Numba sigmoid (fastmath exp) vs NumPy's, absolute on values in [0, 1].
+GRAPH_SIGMOID_ATOL = 1e-6
+#: PP-OCRv4 DB probability map vs onnxruntime 1.x (tests/data/ppocr_det), absolute, both backends.
+#: Measured worst 4.3e-5 on 3 SROIE photos at short side 736 and 3.3e-5 on samples/receipt.png
+#: (benchmarks/bench_det.py); ~10x headroom. A wrong fold (BN, affine, up-sampling) is off by > 1e-2.
+DET_PROB_ATOL = 5e-4
+#: Share of pixels on different sides of DB's 0.3 binarisation threshold vs onnxruntime (measured 0).
+DET_THRESH_FLIP_FRACTION = 1e-4
+#: Orientation classifier probabilities vs onnxruntime (measured 8e-9); absolute.
+CLS_PROB_ATOL = 1e-5

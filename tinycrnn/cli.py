@@ -147,7 +147,8 @@ def _cmd_inspect(args) -> int:
     m = load_model(args.model, backend="numpy")
     man = m.manifest
     print(json.dumps({
-        "name": m.name, "path": m.path, "format_version": man["format_version"], "producer": man.get("producer"),
+        "name": m.name, "task": m.task, "path": m.path, "format_version": man["format_version"],
+        "producer": man.get("producer"),
         "input": man["arch"]["input"], "classes": len(m.charset), "min_width": m.min_width,
         "layers": [f"{s['op']} {s.get('name', '')}".strip() for s in man["arch"]["layers"]],
         "preprocess": man["preprocess"], "decode": man["decode"], "quant": man.get("quant"),

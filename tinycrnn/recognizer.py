@@ -49,6 +49,9 @@ class Recognizer:
         from .engine import Model, load_model
 
         self.model = model if isinstance(model, Model) else load_model(model, backend=backend)
+        if self.model.task != "recognize":
+            raise InputTypeError(f"{self.model.name} is a {self.model.task} model, not a line recogniser; "
+                                 "load it with tinycrnn.load_model")
         self.spec = LineSpec.from_manifest(self.model.manifest)
         self.confidence_rule = self.model.manifest["decode"].get("confidence", CONFIDENCE_RULES[0])
         if self.confidence_rule not in CONFIDENCE_RULES:

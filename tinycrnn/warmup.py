@@ -46,9 +46,27 @@ def warm_model(name: str, backend: Optional[str] = None) -> Warmed:
     """Run ``name`` on every width class and batch class, then greedy, beam and lexicon decoding."""
     from .recognizer import Recognizer
 
+    from .engine import load_model
+
     t = time.perf_counter()
-    w = warm_recognizer(Recognizer(name, backend=backend), name)
+    model = load_model(name, backend=backend)
+    if model.task != "recognize":
+        return warm_graph_model(model, name)
+    w = warm_recognizer(Recognizer(model), name)
     return Warmed(name, time.perf_counter() - t, w.compiled)
+
+
+def warm_graph_model(model, name: str = "") -> Warmed:
+    """A detector or classifier: one forward pass on a small input reaches every kernel it uses."""
+    with CompileLog() as log:
+        t = time.perf_counter()
+        h = model.height or 2 * model.multiple
+        w = 192 if model.task == "classify" else 3 * model.multiple
+        model.forward(np.zeros((1, model.channels, h, w), np.float32))
+        seconds = time.perf_counter() - t
+    if model.backend == "numba":
+        mark_warm(model.path)
+    return Warmed(name or model.name, seconds, len(log.compiled))
 
 
 def warm_recognizer(rec, name: str = "") -> Warmed:

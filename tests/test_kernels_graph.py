@@ -1,0 +1,83 @@
+"""The graph ops' Numba kernels equal their NumPy twins (kernels/ref_graph.py) on random shapes:
+up-sampling fused into add and concat, transposed convolution (any kernel, stride, padding),
+affine, standalone activations, global average pooling. Inputs also come with NHWC memory, as a
+Winograd conv returns them."""
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinycrnn.kernels import get_kernels
+from tolerances import GRAPH_SIGMOID_ATOL, KERNEL_ATOL, KERNEL_RTOL
+
+NB = get_kernels("numba")
+REF = get_kernels("numpy")
+ACTS = ["none", "relu", "hardswish", "hardsigmoid", "sigmoid"]
+
+
+def _nhwc(x):
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@st.composite
+def up_inputs(draw, same_channels):
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 7))
+    k = draw(st.integers(2, 4))
+    c = draw(st.integers(1, 5))
+    xs, ups = [], []
+    for _ in range(k):
+        fh, fw = draw(st.sampled_from([(1, 1), (2, 2), (4, 4), (1, 2), (3, 1)]))
+        ups.append((fh, fw))
+        ci = c if same_channels else draw(st.integers(1, 5))
+        x = rng.standard_normal((n, ci, h * 12 // fh, w * 12 // fw)).astype(np.float32)
+        xs.append(_nhwc(x) if draw(st.booleans()) else x)
+    return xs, ups
+
+
+@given(up_inputs(True), st.sampled_from(ACTS))
+def test_add_with_upsampled_inputs_matches_twin(case, act):
+    xs, ups = case
+    np.testing.assert_allclose(NB.add(xs, ups, act), REF.add(xs, ups, act), rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+
+
+@given(up_inputs(False))
+def test_concat_with_upsampled_inputs_matches_twin_exactly(case):
+    xs, ups = case
+    np.testing.assert_array_equal(NB.concat(xs, ups), REF.concat(xs, ups))
+    np.testing.assert_array_equal(NB.upsample_nearest(xs[0], ups[0]), REF.upsample_nearest(xs[0], ups[0]))
+
+
+@given(st.integers(1, 2), st.integers(1, 6), st.integers(1, 6), st.integers(1, 9), st.integers(1, 9),
+       st.integers(1, 4), st.integers(1, 4), st.integers(0, 2), st.sampled_from(ACTS), st.booleans(),
+       st.integers(0, 2**31 - 1))
+def test_conv_transpose2d_matches_twin(n, c, o, h, w, k, s, p, act, nhwc, seed):
+    p = min(p, (k - 1) // 2 if k > 1 else 0)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((c, o, k, k)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    got = NB.conv_transpose2d(_nhwc(x) if nhwc else x, NB.pack_conv_transpose(wt), wt.shape, b, (s, s), (p, p), act)
+    want = REF.conv_transpose2d(x, REF.pack_conv_transpose(wt), wt.shape, b, (s, s), (p, p), act)
+    assert got.shape == want.shape == (n, o, (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k)
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+
+
+@given(st.integers(1, 2), st.integers(1, 6), st.integers(1, 9), st.integers(1, 9), st.sampled_from(ACTS),
+       st.booleans(), st.integers(0, 2**31 - 1))
+def test_affine_act_and_pool_match_twins(n, c, h, w, act, nhwc, seed):
+    rng = np.random.default_rng(seed)
+    x = (4 * rng.standard_normal((n, c, h, w))).astype(np.float32)
+    xin = _nhwc(x) if nhwc else x
+    scale, shift = rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    np.testing.assert_allclose(NB.affine(xin, scale, shift), REF.affine(x, scale, shift), rtol=KERNEL_RTOL,
+                               atol=KERNEL_ATOL)
+    atol = GRAPH_SIGMOID_ATOL if act == "sigmoid" else KERNEL_ATOL
+    np.testing.assert_allclose(NB.act(xin, act), REF.act(x, act), rtol=KERNEL_RTOL, atol=atol)
+    np.testing.assert_allclose(NB.global_avg_pool(xin), REF.global_avg_pool(x), rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+
+
+def test_sigmoid_saturates_without_nan():
+    x = np.array([[[[-1e4, -100.0, 0.0, 100.0, 1e4]]]], np.float32)
+    for k in (NB, REF):
+        y = k.act(x, "sigmoid")
+        assert np.all(np.isfinite(y)) and y[0, 0, 0, 0] == 0.0 and y[0, 0, 0, -1] == 1.0 and y[0, 0, 0, 2] == 0.5
