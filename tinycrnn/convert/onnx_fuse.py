@@ -8,6 +8,7 @@ Each pass rewrites only exact identities, in float64:
 - ``act`` after a conv2d / linear (relu, hardswish, hardsigmoid), a conv_transpose2d or an add
   (any): the producer's ``act``;
 - ``upsample_nearest`` read only by add / concat: that input's ``up`` factor;
+- ``add(x, se(x))`` (a DB neck's residual SE): the se layer with ``residual: true``;
 - an ``affine`` left over (a scale and shift after an activation, PP-LCNetV3's "learnable affine
   blocks") whose readers are all unpadded conv2d: folded into their weights,
   ``w'[o, c] = w[o, c] * scale[c]``, ``b'[o] = b[o] + sum_c,ky,kx w[o, c, ky, kx] * shift[c]``
@@ -27,6 +28,17 @@ def _readers(layers, value):
 def _rename(layers, old, new):
     for l in layers:
         l["inputs"] = [new if v == old else v for v in l["inputs"]]
+
+
+def _residual_se(layers, add, output):
+    """The ``se`` layer ``s`` when ``add`` computes ``x + s(x)`` and only ``add`` reads ``s``'s output."""
+    a, b = add["inputs"]
+    for x, y in ((a, b), (b, a)):
+        se = next((p for p in layers if p["output"] == y), None)
+        if se is not None and se["op"] == "se" and se["inputs"] == [x] and y != output \
+                and len(_readers(layers, y)) == 1 and not se["params"].get("residual"):
+            return se
+    return None
 
 
 def _fold_scale(producer, scale, shift):
@@ -55,6 +67,13 @@ def _step(layers: List[Dict[str, Any]], output: str) -> bool:
                 prod["op"] in ("conv2d", "linear") and l["params"]["act"] in _CONV_ACTS
                 or prod["op"] in ("conv_transpose2d", "add")):
             prod["params"]["act"] = l["params"]["act"]
+        elif l["op"] == "add" and len(l["inputs"]) == 2 and l["params"]["up"] == [[1, 1], [1, 1]] \
+                and l["params"]["act"] == "none" and _residual_se(layers, l, output) is not None:
+            se = _residual_se(layers, l, output)
+            se["params"]["residual"] = True
+            se["output"] = l["output"]
+            del layers[idx]
+            return True
         elif l["op"] == "upsample_nearest" and l["output"] != output and all(
                 r["op"] in ("add", "concat") for r in _readers(layers, l["output"])):
             for r in _readers(layers, l["output"]):

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from ..config import NUMBA_FLAGS
+from .conv import nhwc_of
 from .graph_ops import GRAPH_ACT_CODES, _act_graph
 
 
@@ -66,8 +67,11 @@ def conv_transpose2d(x, wt, shape, bias, stride=(1, 1), pad=(0, 0), act: str = "
     n, _, h, w = x.shape
     sh, sw = stride
     ph, pw = pad
-    xm = np.ascontiguousarray(np.ascontiguousarray(x, dtype=np.float32).transpose(1, 0, 2, 3)).reshape(c, n * h * w)
-    cols = wt @ xm
+    xh = nhwc_of(x)
+    if xh is not None:  # NHWC memory (a Winograd conv's output): the GEMM reads it transposed, no copy
+        cols = wt @ xh.reshape(n * h * w, c).T
+    else:
+        cols = wt @ np.ascontiguousarray(np.ascontiguousarray(x, dtype=np.float32).transpose(1, 0, 2, 3)).reshape(c, -1)
     b = bias if bias is not None else np.zeros(o, np.float32)
     ho, wo = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
     out = np.empty((n, o, ho, wo), np.float32)

@@ -13,7 +13,8 @@ so each input row vector loaded serves every output row it touches (a 5x5 window
 loads each vector once for 3-4 outputs), keeps the window's kh*kw weights in registers, and
 fuses bias + activation into the one store. Column padding is masked loads on the first and
 last 16-column blocks; row padding is skipping rows. Everything else (other windows, column
-stride 2, CPUs without vector FMA) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy.
+stride 2, CPUs without vector FMA) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy;
+column stride 2 (PP-OCRv4's detector) splits that copy into even and odd columns (``_depthwise_loop_s2``).
 """
 import numpy as np
 from numba import njit, types
@@ -255,6 +256,37 @@ def _depthwise_loop(x, w, bias, sh, sw, ph, pw, code, xp, acc, out):
                     out[b, ci, oy, ox] = _act(acc[ox], code)
 
 
+@njit(**NUMBA_FLAGS)
+def _depthwise_loop_s2(x, w, bias, sh, ph, pw, code, xq, acc, out):
+    # column stride 2: x's zero-bordered plane xp is stored as its even and odd columns,
+    # xq[p, r, k] = xp[r, 2k + p], so tap j reads xq[j % 2, row, ox + j // 2]: unit stride, vectorised
+    # (the strided loop above gathers xr[2*ox + j]). xq's border stays zero across channels.
+    n, c, h, wd = x.shape
+    _, kh, kw = w.shape
+    _, _, ho, wo = out.shape
+    for b in range(n):
+        for ci in range(c):
+            for iy in range(h):
+                for ix in range(wd):
+                    col = ix + pw
+                    xq[col % 2, iy + ph, col // 2] = x[b, ci, iy, ix]
+            bc = bias[ci]
+            for oy in range(ho):
+                for ox in range(wo):
+                    acc[ox] = bc
+                for i in range(kh):
+                    r = oy * sh + i
+                    if r < ph or r >= h + ph:
+                        continue
+                    for j in range(kw):
+                        wv = w[ci, i, j]
+                        xs = xq[j % 2, r, j // 2 : j // 2 + wo]
+                        for ox in range(wo):
+                            acc[ox] += wv * xs[ox]
+                for ox in range(wo):
+                    out[b, ci, oy, ox] = _act(acc[ox], code)
+
+
 def depthwise_conv2d(
     x: np.ndarray,  # (N, C, H, W) float32
     weight: np.ndarray,  # (C, 1, kh, kw) float32
@@ -278,6 +310,11 @@ def depthwise_conv2d(
     if fast and HAS_VEC and sw == 1 and kh == kw and kh in (3, 5) and sh in (1, 2) and pw <= kw // 2 and ph <= kh // 2:
         _depthwise_rows(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight, dtype=np.float32).reshape(-1),
                         np.ascontiguousarray(b, dtype=np.float32), kh, sh, ph, pw, ACT_CODES[act], out)
+        return out
+    if sw == 2:
+        _depthwise_loop_s2(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight.reshape(c, kh, kw)),
+                           np.ascontiguousarray(b, dtype=np.float32), sh, ph, pw, ACT_CODES[act],
+                           np.zeros((2, h + 2 * ph, (w + 2 * pw + 1) // 2), np.float32), np.empty(wo, np.float32), out)
         return out
     _depthwise_loop(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight.reshape(c, kh, kw)),
                     np.ascontiguousarray(b, dtype=np.float32), sh, sw, ph, pw, ACT_CODES[act],

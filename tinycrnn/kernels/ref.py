@@ -117,11 +117,15 @@ def se_ref(
     b2: np.ndarray,  # (C,) float32
     alpha: float = 1.0 / 6.0,
     beta: float = 0.5,
+    residual: bool = False,
 ) -> np.ndarray:  # (N, C, H, W) float32
-    """Squeeze-and-excitation: ``x * hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2)`` per channel."""
+    """Squeeze-and-excitation: ``x * hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2)`` per channel;
+    ``residual``: plus ``x``."""
     pooled = x.mean(axis=(2, 3), dtype=np.float32)  # (N, C)
     hid = np.maximum(pooled @ w1.T + b1, 0.0)
     gate = np.clip(np.float32(alpha) * (hid @ w2.T + b2) + np.float32(beta), 0.0, 1.0).astype(np.float32)
+    if residual:
+        return (x + x * gate[:, :, None, None]).astype(np.float32)
     return (x * gate[:, :, None, None]).astype(np.float32)
 
 

@@ -1,6 +1,6 @@
 """Numba squeeze-and-excitation (the channel attention of PP-OCR's MobileNetV1Enhance).
 
-# s = hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2) ; out = x * s[:, None, None]
+# s = hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2) ; out = x * (s + residual)[:, None, None]
 """
 import numpy as np
 from numba import njit
@@ -9,7 +9,7 @@ from ..config import NUMBA_FLAGS
 
 
 @njit(**NUMBA_FLAGS)
-def _se_loop(x, w1, b1, w2, b2, alpha, beta, pooled, hid, out):
+def _se_loop(x, w1, b1, w2, b2, alpha, beta, plus, pooled, hid, out):
     # x (N, C, H, W); w1 (R, C); b1 (R,); w2 (C, R); b2 (C,); scratch pooled (C,), hid (R,); out like x
     n, c, h, w = x.shape
     r_len = w1.shape[0]
@@ -32,7 +32,7 @@ def _se_loop(x, w1, b1, w2, b2, alpha, beta, pooled, hid, out):
             acc = b2[ci]
             for r in range(r_len):
                 acc += w2[ci, r] * hid[r]
-            g = min(max(alpha * acc + beta, zero), one)
+            g = min(max(alpha * acc + beta, zero), one) + plus
             for iy in range(h):
                 for ix in range(w):
                     out[b, ci, iy, ix] = x[b, ci, iy, ix] * g
@@ -46,9 +46,12 @@ def se(
     b2: np.ndarray,  # (C,) float32
     alpha: float = 1.0 / 6.0,
     beta: float = 0.5,
+    residual: bool = False,
 ) -> np.ndarray:  # (N, C, H, W) float32
-    """Squeeze-and-excitation: channel gates from the global mean, hard-sigmoid, channel scale."""
+    """Squeeze-and-excitation: channel gates from the global mean, hard-sigmoid, channel scale
+    (``residual``: ``x * (gate + 1)``, the block plus its input, as a DB neck's RSE layers add)."""
     out = np.empty(x.shape, np.float32)
     _se_loop(np.ascontiguousarray(x, dtype=np.float32), w1, b1, w2, b2, np.float32(alpha), np.float32(beta),
+             np.float32(1.0 if residual else 0.0),
              np.empty(x.shape[1], np.float32), np.empty(w1.shape[0], np.float32), out)
     return out

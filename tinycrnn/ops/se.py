@@ -3,6 +3,7 @@
 Global average pool -> 1x1 conv + bias -> ReLU -> 1x1 conv + bias -> hard-sigmoid
 ``clip(alpha * v + beta, 0, 1)`` -> multiply each channel by its gate. Tensors:
 ``{name}.w1`` (R, C), ``{name}.b1`` (R,), ``{name}.w2`` (C, R), ``{name}.b2`` (C,).
+``"residual": true`` (format_version 2 files): plus the input, ``x * (gate + 1)`` (a DB neck's RSE layer).
 """
 from ..errors import WeightFormatError
 from . import register
@@ -21,6 +22,9 @@ class SqueezeExcite(Op):
         if r < 1 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (alpha, beta)):
             raise WeightFormatError(f"layer {self.name!r}: se needs reduced >= 1 and numeric alpha/beta")
         self.alpha, self.beta = float(alpha), float(beta)
+        self.residual = self.spec.get("residual", False)
+        if not isinstance(self.residual, bool):
+            raise WeightFormatError(f"layer {self.name!r}: se residual must be true or false")
         self.w1 = self.tensor(tensors, "w1", (r, c))
         self.b1 = self.tensor(tensors, "b1", (r,))
         self.w2 = self.tensor(tensors, "w2", (c, r))
@@ -30,4 +34,6 @@ class SqueezeExcite(Op):
         return in_shape
 
     def __call__(self, x):
+        if self.residual:
+            return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta, True)
         return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta)
