@@ -81,3 +81,43 @@ def test_sigmoid_saturates_without_nan():
     for k in (NB, REF):
         y = k.act(x, "sigmoid")
         assert np.all(np.isfinite(y)) and y[0, 0, 0, 0] == 0.0 and y[0, 0, 0, -1] == 1.0 and y[0, 0, 0, 2] == 0.5
+
+
+@given(up_inputs(True), st.sampled_from(ACTS), st.integers(0, 2**31 - 1))
+def test_in_place_variants_match_twins(case, act, seed):
+    # what a graph model runs when the input value dies at the layer (tinycrnn/graph.py: donate)
+    xs, ups = case
+    xs = [np.ascontiguousarray(x) for x in xs]
+    ups[0] = (1, 1)
+    xs[0] = np.random.default_rng(seed).standard_normal((xs[0].shape[0], xs[0].shape[1]) + tuple(
+        s * u for s, u in zip(xs[1].shape[2:], ups[1]))).astype(np.float32)
+    want = REF.add(xs, ups, act)
+    x0 = xs[0].copy()
+    got = NB.add([x0] + xs[1:], ups, act, out=x0)
+    assert got is x0
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    c = xs[0].shape[1]
+    scale, shift = np.linspace(-1, 1, c).astype(np.float32), np.linspace(0, 1, c).astype(np.float32)
+    for k in (NB, REF):
+        y = xs[0].copy()
+        np.testing.assert_allclose(k.affine(y, scale, shift, out=y), REF.affine(xs[0], scale, shift),
+                                   rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+        y = xs[0].copy()
+        np.testing.assert_allclose(k.act(y, act, out=y), REF.act(xs[0], act), rtol=KERNEL_RTOL,
+                                   atol=GRAPH_SIGMOID_ATOL + KERNEL_ATOL)
+
+
+@given(st.integers(1, 2), st.integers(1, 6), st.integers(1, 4), st.integers(1, 9), st.booleans(),
+       st.integers(0, 2**31 - 1))
+def test_se_residual_and_in_place_match_twin(n, c, r, hw, residual, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, hw, hw + 1)).astype(np.float32)
+    w1, b1 = rng.standard_normal((r, c)).astype(np.float32), rng.standard_normal(r).astype(np.float32)
+    w2, b2 = rng.standard_normal((c, r)).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    want = REF.se(x, w1, b1, w2, b2, 0.2, 0.5, residual)
+    if residual:
+        np.testing.assert_allclose(want, x + REF.se(x, w1, b1, w2, b2, 0.2, 0.5), rtol=1e-6, atol=1e-6)
+    y = x.copy()
+    got = NB.se(y, w1, b1, w2, b2, 0.2, 0.5, residual, y)
+    assert got is y
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)

@@ -6,7 +6,9 @@ the model input), and a layer without ``output`` writes a value named after its 
 format_version 1 chain is the special case where no layer names anything. Layers are stored in
 topological order: a layer may only read values written above it, which the loader checks, so
 running the graph is one pass down the list. Each value is dropped right after its last reader,
-which keeps peak memory near the chain's.
+which keeps peak memory near the chain's; elementwise layers (affine, act, add, se) write into
+their first input's buffer when that value dies there (fresh multi-megabyte buffers cost page
+faults on every page).
 """
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
@@ -33,6 +35,10 @@ class Graph:
         for v, k in last.items():
             if v not in outputs:
                 self.free_after[k].append(v)
+        # layer k may write into its first input's buffer: that value dies at k, is read once there and
+        # is not the caller's array (the model input); ops opt in with ``call_donated``
+        self.donate = [hasattr(op, "call_donated") and ins[0] in self.free_after[k] and ins[0] != input_name
+                       and ins.count(ins[0]) == 1 for k, (op, ins, _) in enumerate(nodes)]
 
     @property
     def ops(self) -> List[Any]:
@@ -52,7 +58,10 @@ class Graph:
         """Run every layer in order on a batch; returns the first output value."""
         values = {self.input_name: x}
         for k, (op, ins, out) in enumerate(self.nodes):
-            values[out] = op(*[values[v] for v in ins]) if op.multi_input else op(values[ins[0]])
+            if self.donate[k]:
+                values[out] = op.call_donated(*[values[v] for v in ins])
+            else:
+                values[out] = op(*[values[v] for v in ins]) if op.multi_input else op(values[ins[0]])
             for v in self.free_after[k]:
                 del values[v]
         return values[self.outputs[0]]

@@ -59,14 +59,21 @@ def _nchw(x):
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def add(xs, ups, act: str = "none") -> np.ndarray:
-    """Sum of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i] = (fh, fw)``, then ``act``."""
+def add(xs, ups, act: str = "none", out=None) -> np.ndarray:
+    """Sum of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i] = (fh, fw)``, then ``act``; into
+    ``out`` when given (NCHW-contiguous float32; may be ``xs[0]`` when ``ups[0] == (1, 1)``)."""
     x0, (fh, fw) = xs[0], ups[0]
     n, c, h, w = x0.shape
-    out = np.empty((n, c, h * fh, w * fw), np.float32)
+    if out is None:
+        out = np.empty((n, c, h * fh, w * fw), np.float32)
     code = GRAPH_ACT_CODES[act]
     last = len(xs) - 1
     for i, (x, (fh, fw)) in enumerate(zip(xs, ups)):
+        if i == 0 and x is out:
+            if last == 0:
+                _affine_planes(out.reshape(n, c, -1), np.ones(c, np.float32), np.zeros(c, np.float32), code,
+                               out.reshape(n, c, -1))
+            continue
         _accumulate_up(_nchw(x), fh, fw, 0, i == 0, code if i == last else 0, out)
     return out
 
@@ -99,19 +106,21 @@ def _affine_planes(x, scale, shift, code, out):
                 out[b, ci, k] = _act_graph(x[b, ci, k] * s + t, code)
 
 
-def affine(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``x * scale[c] + shift[c]`` over axis 1 of an (N, C, ...) array."""
+def affine(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, out=None) -> np.ndarray:
+    """``x * scale[c] + shift[c]`` over axis 1 of an (N, C, ...) array, into ``out`` when given (may be ``x``)."""
     xc = _nchw(x)
-    out = np.empty(xc.shape, np.float32)
+    if out is None:
+        out = np.empty(xc.shape, np.float32)
     n, c = xc.shape[:2]
     _affine_planes(xc.reshape(n, c, -1), scale, shift, 0, out.reshape(n, c, -1))
     return out
 
 
-def act(x: np.ndarray, act: str) -> np.ndarray:
-    """A standalone activation (new array)."""
+def act(x: np.ndarray, act: str, out=None) -> np.ndarray:
+    """A standalone activation, into ``out`` when given (may be ``x``)."""
     xc = _nchw(x)
-    out = np.empty(xc.shape, np.float32)
+    if out is None:
+        out = np.empty(xc.shape, np.float32)
     flat = xc.reshape(1, 1, -1)
     _affine_planes(flat, np.ones(1, np.float32), np.zeros(1, np.float32), GRAPH_ACT_CODES[act], out.reshape(1, 1, -1))
     return out

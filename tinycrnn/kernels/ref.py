@@ -118,15 +118,18 @@ def se_ref(
     alpha: float = 1.0 / 6.0,
     beta: float = 0.5,
     residual: bool = False,
+    out=None,
 ) -> np.ndarray:  # (N, C, H, W) float32
     """Squeeze-and-excitation: ``x * hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2)`` per channel;
     ``residual``: plus ``x``."""
     pooled = x.mean(axis=(2, 3), dtype=np.float32)  # (N, C)
     hid = np.maximum(pooled @ w1.T + b1, 0.0)
     gate = np.clip(np.float32(alpha) * (hid @ w2.T + b2) + np.float32(beta), 0.0, 1.0).astype(np.float32)
-    if residual:
-        return (x + x * gate[:, :, None, None]).astype(np.float32)
-    return (x * gate[:, :, None, None]).astype(np.float32)
+    y = (x + x * gate[:, :, None, None] if residual else x * gate[:, :, None, None]).astype(np.float32)
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 def softmax_ref(x: np.ndarray, out=None) -> np.ndarray:  # (..., K) float32 -> (..., K) float32

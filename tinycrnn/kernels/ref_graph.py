@@ -26,12 +26,20 @@ def upsample_nearest_ref(x: np.ndarray, up) -> np.ndarray:  # (N, C, H, W) -> (N
     return np.ascontiguousarray(np.repeat(np.repeat(x, fh, axis=2), fw, axis=3), dtype=np.float32)
 
 
-def add_ref(xs, ups, act: str = "none") -> np.ndarray:  # [(N, C, H/fh, W/fw)] -> (N, C, H, W)
-    """Sum of the inputs, each first up-sampled by its ``(fh, fw)`` in ``ups``, then ``act``."""
+def add_ref(xs, ups, act: str = "none", out=None) -> np.ndarray:  # [(N, C, H/fh, W/fw)] -> (N, C, H, W)
+    """Sum of the inputs, each first up-sampled by its ``(fh, fw)`` in ``ups``, then ``act`` (into ``out``
+    when given; it may be ``xs[0]``)."""
     y = upsample_nearest_ref(xs[0], ups[0])
     for x, up in zip(xs[1:], ups[1:]):
         y += upsample_nearest_ref(x, up)
-    return activate_graph_ref(y, act)
+    return _into(activate_graph_ref(y, act), out)
+
+
+def _into(y, out):
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 def concat_ref(xs, ups) -> np.ndarray:  # [(N, Ci, H/fh, W/fw)] -> (N, sum Ci, H, W)
@@ -39,15 +47,15 @@ def concat_ref(xs, ups) -> np.ndarray:  # [(N, Ci, H/fh, W/fw)] -> (N, sum Ci, H
     return np.concatenate([upsample_nearest_ref(x, up) for x, up in zip(xs, ups)], axis=1)
 
 
-def affine_ref(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:  # (N, C, ...) -> same
-    """``x * scale[c] + shift[c]`` over the channel axis (axis 1)."""
+def affine_ref(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, out=None) -> np.ndarray:  # (N, C, ...)
+    """``x * scale[c] + shift[c]`` over the channel axis (axis 1), into ``out`` when given (may be ``x``)."""
     shape = (1, -1) + (1,) * (x.ndim - 2)
-    return (x * scale.reshape(shape) + shift.reshape(shape)).astype(np.float32)
+    return _into((x * scale.reshape(shape) + shift.reshape(shape)).astype(np.float32), out)
 
 
-def act_ref(x: np.ndarray, act: str) -> np.ndarray:
-    """A standalone activation (a copy)."""
-    return activate_graph_ref(np.array(x, dtype=np.float32), act)
+def act_ref(x: np.ndarray, act: str, out=None) -> np.ndarray:
+    """A standalone activation, into ``out`` when given (may be ``x``)."""
+    return _into(activate_graph_ref(np.array(x, dtype=np.float32), act), out)
 
 
 def global_avg_pool_ref(x: np.ndarray) -> np.ndarray:  # (N, C, H, W) -> (N, C)

@@ -47,10 +47,14 @@ def se(
     alpha: float = 1.0 / 6.0,
     beta: float = 0.5,
     residual: bool = False,
+    out=None,
 ) -> np.ndarray:  # (N, C, H, W) float32
     """Squeeze-and-excitation: channel gates from the global mean, hard-sigmoid, channel scale
-    (``residual``: ``x * (gate + 1)``, the block plus its input, as a DB neck's RSE layers add)."""
-    out = np.empty(x.shape, np.float32)
+    (``residual``: ``x * (gate + 1)``, the block plus its input, as a DB neck's RSE layers add),
+    into ``out`` when given (NCHW float32; may be ``x``)."""
+    # NOTE: out may be x itself: each line's channel means are all taken before any channel is written
+    if out is None:
+        out = np.empty(x.shape, np.float32)
     _se_loop(np.ascontiguousarray(x, dtype=np.float32), w1, b1, w2, b2, np.float32(alpha), np.float32(beta),
              np.float32(1.0 if residual else 0.0),
              np.empty(x.shape[1], np.float32), np.empty(w1.shape[0], np.float32), out)

@@ -20,6 +20,11 @@ def _act_param(op: Op) -> str:
     return act
 
 
+def _writable(x) -> bool:
+    """Whether a dying value's buffer can take the op's output (NCHW memory, float32, writable)."""
+    return x.dtype.name == "float32" and x.flags.c_contiguous and x.flags.writeable
+
+
 class _UpInputs(Op):
     """Shared checks of add / concat: image inputs, one up-sampling pair per input, equal sizes after it."""
 
@@ -59,6 +64,10 @@ class Add(_UpInputs):
 
     def __call__(self, *xs):
         return self.kernels.add(xs, self.ups, self.act)
+
+    def call_donated(self, *xs):
+        own = self.ups[0] == (1, 1) and _writable(xs[0])
+        return self.kernels.add(xs, self.ups, self.act, out=xs[0] if own else None)
 
 
 @register("concat")
@@ -129,6 +138,9 @@ class Affine(Op):
     def __call__(self, x):
         return self.kernels.affine(x, self.scale, self.shift)
 
+    def call_donated(self, x):
+        return self.kernels.affine(x, self.scale, self.shift, out=x if _writable(x) else None)
+
 
 @register("act")
 class Act(Op):
@@ -140,6 +152,9 @@ class Act(Op):
 
     def __call__(self, x):
         return self.kernels.act(x, self.act)
+
+    def call_donated(self, x):
+        return self.kernels.act(x, self.act, out=x if _writable(x) else None)
 
 
 @register("global_avg_pool")

@@ -5,6 +5,8 @@ Global average pool -> 1x1 conv + bias -> ReLU -> 1x1 conv + bias -> hard-sigmoi
 ``{name}.w1`` (R, C), ``{name}.b1`` (R,), ``{name}.w2`` (C, R), ``{name}.b2`` (C,).
 ``"residual": true`` (format_version 2 files): plus the input, ``x * (gate + 1)`` (a DB neck's RSE layer).
 """
+import numpy as np
+
 from ..errors import WeightFormatError
 from . import register
 from .base import Op
@@ -37,3 +39,9 @@ class SqueezeExcite(Op):
         if self.residual:
             return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta, True)
         return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta)
+
+    def call_donated(self, x):
+        """Graph models: the gated map written over ``x`` when ``x`` dies here (tinycrnn/graph.py)."""
+        if not (x.dtype == np.float32 and x.flags.c_contiguous and x.flags.writeable):
+            return self(x)
+        return self.kernels.se(x, self.w1, self.b1, self.w2, self.b2, self.alpha, self.beta, self.residual, x)
