@@ -202,9 +202,12 @@ def _conv2d_direct(x, pk: PackedConv, bias, stride, pad, act):
         # per-call cost dominated (0.56 ms at 64x256); a loop vectorised along the row is ~4x faster
         _conv3x3_c1(x, pk.weight.reshape(o, 9), b, code, out, np.empty((3, w + 2), np.float32))
         return out
-    if c < 8 and kh * kw > 1:
-        # NOTE: few input channels (the first conv on a gray image): one tap per k would leave the
-        # tile loop mostly overhead, so unfold the window (cheap at C < 8) and run one k = kh*kw*C tap
+    if c < 3 and kh * kw > 1:
+        # NOTE: one or two input channels (the first conv on a gray image): one tap per k would leave the
+        # tile loop mostly overhead, so unfold the window and run one k = kh*kw*C tap. From 3 channels
+        # (BGR input) the taps over the padded copy are faster: the unfolded matrix is 9x the image
+        # (3x3 C=3 on Zen 3, one thread: 36 vs 47 ms for PP-OCRv4's detector stem at 736x1120, 15 vs 23 ms
+        # for a 32x320 batch of 8 into 32 channels; benchmarks/RESULTS.md "Graph models")
         cols = np.zeros((n, ho, -(-wo // MR) * MR, kh * kw * c), np.float32)
         _im2col_nhwc(x, kh, kw, sh, sw, ph, pw, cols)
         _conv_direct(cols, 1, 1, TAP0, pk.packed, b, code, False, out, ctile)
