@@ -80,3 +80,12 @@ def test_detector_refuses_sizes_that_are_not_multiples_of_32():
     det = tinycrnn.load_model("ppocrv4_det", backend="numpy")
     with pytest.raises(tinycrnn.InputTypeError, match="H%32==0"):
         det.forward(np.zeros((1, 3, 100, 64), np.float32))
+
+
+def test_detector_batch_equals_single_pages(backend):
+    ref = np.load(os.path.join(FIX, "det_receipt.npz"))
+    x = _normalise(ref["image"])[None]
+    det = tinycrnn.load_model("ppocrv4_det", backend=backend)
+    both = det.forward(np.concatenate([x, x[:, :, ::-1].copy()]))
+    np.testing.assert_allclose(both[:1], det.forward(x), rtol=0, atol=DET_PROB_ATOL)
+    np.testing.assert_allclose(both[1:], det.forward(x[:, :, ::-1].copy()), rtol=0, atol=DET_PROB_ATOL)
