@@ -257,10 +257,10 @@ def test_lone_colon_joins_its_label():
 
 
 def test_low_confidence_tokens_are_dropped():
-    from tinycrnn.page.reader import _token_scores
+    from tinycrnn.page.words import tokens_of
 
-    toks = _token_scores("TOTAL 电 12.00", [0.99, 0.98, 0.97, 0.99, 0.99, 1.0, 0.05, 1.0, 0.9, 0.95, 0.99, 0.97, 0.98])
-    assert [t for t, c in toks if c >= 0.5] == ["TOTAL", "12.00"]
+    toks = tokens_of("TOTAL 电 12.00", [0.99, 0.98, 0.97, 0.99, 0.99, 1.0, 0.05, 1.0, 0.9, 0.95, 0.99, 0.97, 0.98], None)
+    assert [t.text for t in toks if t.score >= 0.5] == ["TOTAL", "12.00"]
 
 
 def test_insert_spaces_at_wide_gaps_in_latin_text_only():

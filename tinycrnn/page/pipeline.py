@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..image_io import ImageSource, declared_size, normalize_array
 from .detect import Box, Detector, LineDetector, estimate_skew, rotate
 from .order import reading_order
 from .steps import Steps, parse_steps
+from .words import Word, bbox, line_words
 
 #: Pages are analysed and read at most this many pixels (larger scans are decoded reduced).
 MAX_PAGE_PIXELS = 40_000_000
@@ -36,15 +37,24 @@ _CASE_LOCK = threading.Lock()
 
 @dataclass
 class PageLine:
-    """One recognised line: ``text``, ``confidence`` in [0, 1], ``box`` = 4 [x, y] corners (clockwise from top-left)."""
+    """One recognised line: ``text``, ``confidence`` in [0, 1], ``box`` = 4 [x, y] corners (clockwise from
+    top-left), and its ``words`` (:class:`~tinycrnn.page.words.Word`: text, confidence, per-character
+    confidences and a 4-point box in page pixels)."""
 
     text: str
     confidence: float
     box: List[List[float]]
+    words: List[Word] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> Tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``: the axis-aligned integer hull of ``box``."""
+        return bbox(self.box)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"text": self.text, "confidence": round(self.confidence, 6),
-                "box": [[round(x, 1), round(y, 1)] for x, y in self.box]}
+                "box": [[round(x, 1), round(y, 1)] for x, y in self.box],
+                "words": [w.to_dict() for w in self.words]}
 
 
 @dataclass
@@ -63,7 +73,7 @@ class PageResult:
         return "\n".join(line.text for line in self.lines)
 
     def to_dict(self) -> Dict[str, Any]:
-        """JSON-friendly: ``{"text": [{"text", "confidence", "box"}], "total_time_ms", "timings_ms"}``."""
+        """JSON-friendly: ``{"text": [{"text", "confidence", "box", "words"}], "total_time_ms", "timings_ms"}``."""
         return {"text": [line.to_dict() for line in self.lines], "total_time_ms": round(self.total_time_ms, 2),
                 "timings_ms": {k: round(v, 2) for k, v in self.timings.items()}}
 
@@ -265,14 +275,14 @@ class OCR:
                 _CASE_READERS[key] = Recognizer(self.case_model, backend=self.backend)
             return _CASE_READERS[key]
 
-    def _restore_case(self, crops: Sequence[np.ndarray], read: List[tuple]) -> None:
+    def _restore_case(self, crops: Sequence[np.ndarray], read: List[Any]) -> None:
         """In place on ``read``: case and word spaces of lower-case lines from the case model, on pages
         that are mostly lower case (``case.PAGE_SHARE``)."""
         from .case import PAGE_SHARE, has_lowercase, merge_case
 
         if self.case_model is None:
             return
-        alpha = [i for i, (text, _) in enumerate(read) if any(ch.isalpha() for ch in text)]
+        alpha = [i for i, r in enumerate(read) if any(ch.isalpha() for ch in r[0])]
         need = PAGE_SHARE * len(alpha)
         todo: List[int] = []
         for n, i in enumerate(alpha):
@@ -284,7 +294,7 @@ class OCR:
             return
         cased = self.case_reader().recognize_batch([crops[i] for i in todo])
         for i, res in zip(todo, cased):
-            read[i] = (merge_case(read[i][0], res.text), read[i][1])
+            read[i] = read[i]._replace(text=merge_case(read[i][0], res.text))
 
     @property
     def model_name(self) -> str:
@@ -330,10 +340,10 @@ class OCR:
                 crops.append(crop)
                 kept.append(r)
         self.reader.forward_ms = self.reader.decode_ms = 0.0
-        read = self.reader.read(crops)
-        unsure = [i for i, (_, conf) in enumerate(read) if conf < self.second_look]
+        read = self.reader.read_lines(crops)
+        unsure = [i for i, r in enumerate(read) if r.confidence < self.second_look]
         if unsure:
-            again = self.reader.read([self._crop(img, kept[i], SECOND_LOOK_TRIM) for i in unsure])
+            again = self.reader.read_lines([self._crop(img, kept[i], SECOND_LOOK_TRIM) for i in unsure])
             for i, second in zip(unsure, again):
                 if second[1] > read[i][1]:
                     read[i] = second
@@ -341,14 +351,23 @@ class OCR:
         t3 = time.perf_counter()
         Minv = cv2.invertAffineTransform(M)
         lines = []
-        for (text, conf), r in zip(read, kept):
+        for (text, conf, tokens), r, crop in zip(read, kept, crops):
             if not text or conf < self.min_confidence:
                 continue
             pts = np.array([[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]], np.float64)
             pts = (pts @ Minv[:, :2].T + Minv[:, 2]) * scale
+            raw = self._crop(img, r, steps=False)
+            # NOTE: words are placed through the crop's own (integer) rectangle mapped to the page, then clipped
+            cx, cy = max(0, int(round(r[0]))), max(0, int(round(r[1])))
+            quad = np.array([[cx, cy], [cx + raw.shape[1], cy], [cx + raw.shape[1], cy + raw.shape[0]],
+                             [cx, cy + raw.shape[0]]], np.float64)
+            quad = (quad @ Minv[:, :2].T + Minv[:, 2]) * scale
+            words = line_words(text, tokens, raw, quad, raw.shape[1] / float(max(crop.shape[1], 1)))
+            for w in words:
+                w.box = [[min(max(x, 0.0), W0), min(max(y, 0.0), H0)] for x, y in w.box]
             pts[:, 0] = pts[:, 0].clip(0, W0)
             pts[:, 1] = pts[:, 1].clip(0, H0)
-            lines.append(PageLine(text, conf, pts.tolist()))
+            lines.append(PageLine(text, conf, pts.tolist(), words))
         t4 = time.perf_counter()
         rec_ms = (t3 - t2) * 1000
         timings = {"preprocess": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000,
@@ -359,14 +378,15 @@ class OCR:
     def read_batch(self, images: Sequence[ImageSource]) -> List[PageResult]:
         return [self.read(im) for im in images]
 
-    def _crop(self, img: np.ndarray, r: Sequence[float], trim: float = 0.0) -> np.ndarray:
-        """The line crop of rectangle ``r``, ``trim`` x its height cut off the top and the bottom, crop steps applied."""
+    def _crop(self, img: np.ndarray, r: Sequence[float], trim: float = 0.0, steps: bool = True) -> np.ndarray:
+        """The line crop of rectangle ``r``, ``trim`` x its height cut off the top and the bottom, crop steps applied
+        (unless ``steps`` is False)."""
         x0, y0, x1, y1 = (int(round(v)) for v in r)
         if trim:
             dy = int(round(trim * (y1 - y0)))
             y0, y1 = y0 + dy, max(y0 + dy + 1, y1 - dy)
         crop = img[max(0, y0) : y1, max(0, x0) : x1]
-        return self.crop_steps(crop) if self.crop_steps.steps and crop.size else crop
+        return self.crop_steps(crop) if steps and self.crop_steps.steps and crop.size else crop
 
 
 def _as_rect(box) -> tuple:

@@ -9,12 +9,22 @@
   the last comma of a line) has the unread prefix read again on its own and prepended.
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..preprocess import pad_lines, resize_line
 from .split import erase_commas, ink_columns, insert_commas, restore_commas, split_crop
+from .words import Token, tokens_of
+
+
+class LineRead(NamedTuple):
+    """One crop as read: ``text``, ``confidence``, and every decoded token (dropped ones too) with its
+    characters' confidences and crop columns, which place the word boxes (:mod:`~tinycrnn.page.words`)."""
+
+    text: str
+    confidence: float
+    tokens: List[Token]
 
 
 class LineReader:
@@ -67,7 +77,7 @@ class LineReader:
         return -(-w // m) * m
 
     def _run(self, pieces: Sequence[np.ndarray]) -> List[tuple]:
-        """Recognise pieces; per piece (text, confidence, spans, padded width, T, [(token, score)])."""
+        """Recognise pieces; per piece (text, confidence, spans, padded width, T, [Token] with piece columns)."""
         import time
 
         cleaned = [erase_commas(p) if self.commas else (p, []) for p in pieces]
@@ -103,7 +113,8 @@ class LineReader:
                     text, conf, spans = insert_commas(text, conf, spans, cols_per_step, cleaned[i][1])
                 if self.space_gap > 0 and len(text) == len(spans):
                     text, conf, spans = insert_spaces(text, conf, spans, self.space_gap)
-                out[i] = (text, float(d.confidence), spans, W, T, _token_scores(text, conf))
+                at = [(a + b) / 2.0 * cols_per_step for a, b in spans] if len(spans) == len(text) else None
+                out[i] = (text, float(d.confidence), spans, W, T, tokens_of(text, conf, at))
             self.forward_ms += (t1 - t0) * 1000
             self.decode_ms += (time.perf_counter() - t1) * 1000
             start = stop
@@ -143,12 +154,18 @@ class LineReader:
 
     def read(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
         """uint8 line crops -> (text, confidence) per crop, in input order."""
+        return [(r.text, r.confidence) for r in self.read_lines(crops)]
+
+    def read_lines(self, crops: Sequence[np.ndarray]) -> List[LineRead]:
+        """uint8 line crops -> a :class:`LineRead` per crop (tokens with crop columns), in input order."""
         pieces: List[np.ndarray] = []
         owner: List[int] = []
+        offset: List[int] = []
         for k, c in enumerate(crops):
             parts = split_crop(c, self.max_ratio) if self.max_ratio > 0 else [c]
             pieces += parts
             owner += [k] * len(parts)
+            offset += [int(x) for x in np.cumsum([0] + [p.shape[1] for p in parts[:-1]])]  # pieces are contiguous
         if not pieces:
             return []
         results = self._run(pieces)
@@ -173,14 +190,17 @@ class LineReader:
                     confs[i] = min(confs[i], res[1])
                     prefix_of[i] = (i, p, res)
                     todo.append(i)
-        out: List[Tuple[str, float]] = [("", 1.0)] * len(crops)
+        out: List[LineRead] = [LineRead("", 1.0, []) for _ in crops]
         for i, k in enumerate(owner):
             # NOTE: tokens the model is unsure of are mostly junk read from logos, stamps, rules and
             # Chinese-looking noise; dropping them raises page precision far more than it costs recall
-            t = " ".join(w for w, c in toks[i] if c >= self.min_token_score)
-            prev_t, prev_c = out[k]
-            out[k] = ((prev_t + " " + t).strip() if prev_t else t, min(prev_c, confs[i]) if t else prev_c)
-        return [(t, c if t else 0.0) for t, c in out]
+            mine = [Token(t.text, t.score, t.confs, [x + offset[i] for x in t.xs], t.score >= self.min_token_score)
+                    for t in toks[i]]
+            t = " ".join(tok.text for tok in mine if tok.kept)
+            prev = out[k]
+            out[k] = LineRead((prev.text + " " + t).strip() if prev.text else t,
+                              min(prev.confidence, confs[i]) if t else prev.confidence, prev.tokens + mine)
+        return [r if r.text else r._replace(confidence=0.0) for r in out]
 
 
 def insert_spaces(text: str, conf: List[float], spans, gap: float):
@@ -208,18 +228,3 @@ def insert_spaces(text: str, conf: List[float], spans, gap: float):
         sp.append(spans[k])
     return "".join(out), oc, sp
 
-
-def _token_scores(text: str, char_conf: Sequence[float]) -> List[Tuple[str, float]]:
-    """Whitespace tokens of ``text`` with their mean character confidence."""
-    if len(char_conf) != len(text):
-        return [(t, 1.0) for t in text.split()]
-    out, cur, cc = [], [], []
-    for ch, c in zip(text + " ", list(char_conf) + [1.0]):
-        if ch.isspace():
-            if cur:
-                out.append(("".join(cur), float(np.mean(cc))))
-            cur, cc = [], []
-        else:
-            cur.append(ch)
-            cc.append(c)
-    return out
