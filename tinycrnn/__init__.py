@@ -26,6 +26,7 @@ _LAZY = {
     "Recognizer": ("recognizer", "Recognizer"),
     "Decoded": ("decode.result", "Decoded"),
     "OCR": ("page.pipeline", "OCR"),
+    "Word": ("page.words", "Word"),
 }
 
 __all__ = sorted(

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import List, Optional
 
 from . import __version__
@@ -22,7 +21,7 @@ def _add_read(sub) -> None:
     p.add_argument("--model", default=None,
                    help="model name or .tcrnn path (default: the page model, ppocrv2_zh if installed; english_g2 with --line)")
     p.add_argument("--line", action="store_true", help="treat each image as one text line (no line detection)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image (lines with boxes and confidences)")
+    p.add_argument("--json", action="store_true", help="same as --format json: one JSON object per image (lines, words, boxes)")
     p.add_argument("--draw", metavar="OUT.png", help="page mode: write the page with boxes and text drawn on it "
                    "(with several images, OUT-1.png, OUT-2.png, ...)")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="page mode: drop lines read below C")
@@ -35,6 +34,9 @@ def _add_read(sub) -> None:
     p.add_argument("--lexicon", metavar="FILE", help="snap to the most likely word of FILE (one per line)")
     p.add_argument("--allowlist", metavar="CHARS", help="only these characters may be output")
     p.add_argument("--blocklist", metavar="CHARS", help="these characters are never output")
+    from .readcmd import add_output_options
+
+    add_output_options(p)
     p.set_defaults(func=_cmd_read)
 
 
@@ -75,64 +77,9 @@ def _cold_read_backend(args, model_paths: List[str]) -> Optional[str]:
 
 
 def _cmd_read(args) -> int:
-    if not args.line:
-        return _cmd_read_pages(args)
-    from .engine import resolve_model_path
-    from .recognizer import Recognizer
+    from .readcmd import cmd_read
 
-    path = resolve_model_path(args.model or "english_g2")
-    rec = Recognizer(path, backend=_cold_read_backend(args, [path]), **_decode_options(args))
-    status = 0
-    for path in args.images:
-        t0 = time.perf_counter()
-        try:
-            res = rec.recognize(path)
-        except TinyCRNNError as exc:
-            print(f"tinycrnn: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        ms = (time.perf_counter() - t0) * 1000
-        if args.json:
-            print(json.dumps({"image": path, "text": res.text, "confidence": round(res.confidence, 6),
-                              "char_confidences": [round(c, 6) for c in res.char_confidences],
-                              "total_time_ms": round(ms, 2)}, ensure_ascii=False))
-        else:
-            print(res.text)
-    return status
-
-
-def _cmd_read_pages(args) -> int:
-    from .engine import resolve_model_path
-    from .page.draw import draw_page, save_image
-    from .page.pipeline import OCR, default_page_model
-    from .recognizer import Recognizer
-
-    # the models the compiled kernels would use, whichever backend reads them
-    page_model = resolve_model_path(args.model) if args.model else default_page_model(args.backend or "numba")
-    case_model = None if args.no_case else OCR.auto_case_model(page_model, args.backend or "numba")
-    backend = _cold_read_backend(args, [p for p in (page_model, case_model) if p])
-    rec = Recognizer(page_model, backend=backend, **_decode_options(args))
-    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=backend, case_model=case_model)
-    status = 0
-    for k, path in enumerate(args.images):
-        try:
-            page = ocr.read(path)
-            if args.draw:
-                out = args.draw
-                if len(args.images) > 1:
-                    stem, ext = os.path.splitext(args.draw)
-                    out = f"{stem}-{k + 1}{ext or '.png'}"
-                save_image(out, draw_page(path, page))
-        except TinyCRNNError as exc:
-            print(f"tinycrnn: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        if args.json:
-            print(json.dumps({"image": path, "success": True, **page.to_dict()}, ensure_ascii=False))
-        else:
-            for line in page.lines:
-                print(line.text)
-    return status
+    return cmd_read(args, _cold_read_backend, _decode_options)
 
 
 def _add_inspect(sub) -> None:

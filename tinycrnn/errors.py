@@ -48,3 +48,7 @@ class DecodeOptionError(TinyCRNNError, ValueError):
 
 class DatasetError(TinyCRNNError, ValueError):
     """An evaluation dataset is missing, unreadable or malformed (``tinycrnn eval``)."""
+
+
+class OutputFormatError(TinyCRNNError, ValueError):
+    """An output format name is unknown, or an output target cannot take the format (``tinycrnn read --format``)."""
