@@ -133,20 +133,51 @@ def crop_words(text: str, tokens: Sequence[Token], ink: np.ndarray) -> List[Tupl
     if words is None or any(np.isnan(x) for _, _, xs in words for x in xs):
         return _even_words(text, ink)
     pitch = _pitch(tokens, H)
-    # every decoded character run (dropped junk included) bounds its neighbours at the midpoint
+    cols = ink.any(axis=0)
+    # every decoded character run (dropped junk included) bounds its neighbours at the widest ink gap between them
     others = sorted([(min(t.xs), max(t.xs)) for t in tokens if not t.kept and t.xs]
                     + [(min(xs), max(xs)) for _, _, xs in words if xs])
     out = []
     for w, confs, xs in words:
         a, b = min(xs), max(xs)
-        lo, hi = a - REACH * pitch, b + REACH * pitch
+        lo = _grow(cols, a - REACH * pitch, -1, pitch)
+        hi = _grow(cols, b + REACH * pitch, 1, pitch)
         for oa, ob in others:
             if ob < a:
-                lo = max(lo, (ob + a) / 2.0)
+                lo = max(lo, _gap_between(cols, ob, a))
             elif oa > b:
-                hi = min(hi, (b + oa) / 2.0)
+                hi = min(hi, _gap_between(cols, b, oa))
         out.append((w, confs, _snap(ink, lo, hi)))
     return out
+
+
+def _gap_between(cols: np.ndarray, a: float, b: float) -> float:
+    """The middle of the widest run of ink-free columns between columns ``a`` and ``b`` (their midpoint if none).
+
+    Why: a word gap is the widest gap between two words' characters; the midpoint of their CTC columns
+    can fall inside a glyph (CTC fires off-centre, more so for some models)."""
+    c0, c1 = int(np.clip(np.ceil(a), 0, len(cols))), int(np.clip(np.floor(b), 0, len(cols)))
+    best, run_start, best_mid = 0, None, (a + b) / 2.0
+    for c in range(c0, c1 + 1):
+        free = c < c1 and not cols[c]
+        if free and run_start is None:
+            run_start = c
+        elif not free and run_start is not None:
+            if c - run_start > best:
+                best, best_mid = c - run_start, (run_start + c) / 2.0
+            run_start = None
+    return best_mid
+
+
+def _grow(cols: np.ndarray, x: float, step: int, pitch: float) -> float:
+    """Move an outer word edge at column ``x`` outwards (``step`` -1 left, +1 right) to the end of the ink
+    run it cuts, at most one pitch: a glyph is taken whole, not cut."""
+    W = len(cols)
+    c = int(np.clip(np.floor(x), 0, W - 1)) if W else 0
+    limit = x + step * pitch
+    while W and 0 <= c < W and cols[c] and (c - limit) * step < 0:
+        c += step
+    return float(c + 1) if step > 0 else float(c)
 
 
 def _snap(ink: np.ndarray, lo: float, hi: float) -> Tuple[float, float, float, float]:
