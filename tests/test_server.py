@@ -138,6 +138,8 @@ def test_server_ocr_multipart_and_raw_body(server):
     (line,) = res["text"]
     assert line["text"] == "Hello World" and 0.9 < line["confidence"] <= 1
     assert len(line["box"]) == 4 and res["total_time_ms"] > 0
+    assert [w["text"] for w in line["words"]] == ["Hello", "World"]
+    assert all(len(w["box"]) == 4 and len(w["char_confidences"]) == len(w["text"]) for w in line["words"])
     status, _, res = server.post_json("/api/ocr?mode=line", sample_bytes("who_cook.png"), {"Content-Type": "image/png"})
     assert status == 200 and res["text"][0]["text"] == "Thoroughly cook meat and eggs"
 
@@ -151,6 +153,7 @@ def test_server_page_mode_reads_lines_in_order_with_boxes(server):
     assert "TOTAL" in texts and "12.40" in texts and texts.index("TOTAL") < texts.index("12.40")
     tops = [min(y for _, y in ln["box"]) for ln in res["text"]]
     assert tops[0] <= tops[-1] and all(len(ln["box"]) == 4 for ln in res["text"])
+    assert all(" ".join(w["text"] for w in ln["words"]) == ln["text"] for ln in res["text"])
     health = json.loads(server.get("/api/health")[2])
     assert health["page_mode"] is True
 

@@ -161,11 +161,14 @@ def create_app(
         return jsonify({"success": True, "text": lines, "total_time_ms": round((time.perf_counter() - t0) * 1000, 1)})
 
     def _read_line(img: np.ndarray, opts: Dict[str, Any]) -> List[Dict[str, Any]]:
+        from ..page.words import line_page
+
         probs = recognizer.probabilities([img])[0]
         res = recognizer.decode(probs, **opts["decode"])
         h, w = img.shape[:2]
+        words = [wd.to_dict() for ln in line_page(recognizer, img, res, probs.shape[0]).lines for wd in ln.words]
         return [{"text": res.text, "confidence": round(res.confidence, 6),
-                 "box": [[0, 0], [w, 0], [w, h], [0, h]]}]
+                 "box": [[0, 0], [w, 0], [w, h], [0, h]], "words": words}]
 
     return app
 

@@ -58,6 +58,12 @@ def openapi_document(max_bytes: int, max_pixels: int, page_mode: bool) -> Dict[s
             "Line": {"type": "object", "required": ["text", "confidence", "box"], "properties": {
                 "text": {"type": "string"},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "box": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}, "minItems": 4, "maxItems": 4},
+                "words": {"type": "array", "items": {"$ref": "#/components/schemas/Word"}}}},
+            "Word": {"type": "object", "required": ["text", "confidence", "char_confidences", "box"], "properties": {
+                "text": {"type": "string"},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "char_confidences": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
                 "box": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}, "minItems": 4, "maxItems": 4}}},
             "OcrResult": {"type": "object", "required": ["success", "text", "total_time_ms"], "properties": {
                 "success": {"type": "boolean", "enum": [True]},
