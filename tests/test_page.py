@@ -124,7 +124,7 @@ def test_page_result_is_json_friendly(ocr):
     page = ocr.read(img)
     d = json.loads(json.dumps(page.to_dict()))
     assert set(d) >= {"text", "total_time_ms"} and len(d["text"]) == len(LINES)
-    assert set(d["text"][0]) == {"text", "confidence", "box"} and len(d["text"][0]["box"]) == 4
+    assert set(d["text"][0]) == {"text", "confidence", "box", "words"} and len(d["text"][0]["box"]) == 4
     assert set(page.timings) >= {"preprocess", "detect", "recognise", "decode"}
     assert [line.text for line in page.lines][2].upper().startswith("TOTAL")
 
