@@ -142,11 +142,12 @@ def crop_words(text: str, tokens: Sequence[Token], ink: np.ndarray) -> List[Tupl
         a, b = min(xs), max(xs)
         lo = _grow(cols, a - REACH * pitch, -1, pitch)
         hi = _grow(cols, b + REACH * pitch, 1, pitch)
-        for oa, ob in others:
-            if ob < a:
-                lo = max(lo, _gap_between(cols, ob, a))
-            elif oa > b:
-                hi = min(hi, _gap_between(cols, b, oa))
+        left = max((ob for _, ob in others if ob < a), default=None)
+        right = min((oa for oa, _ in others if oa > b), default=None)
+        if left is not None:
+            lo = max(lo, _gap_between(cols, left, a))
+        if right is not None:
+            hi = min(hi, _gap_between(cols, b, right))
         out.append((w, confs, _snap(ink, lo, hi)))
     return out
 
@@ -157,16 +158,13 @@ def _gap_between(cols: np.ndarray, a: float, b: float) -> float:
     Why: a word gap is the widest gap between two words' characters; the midpoint of their CTC columns
     can fall inside a glyph (CTC fires off-centre, more so for some models)."""
     c0, c1 = int(np.clip(np.ceil(a), 0, len(cols))), int(np.clip(np.floor(b), 0, len(cols)))
-    best, run_start, best_mid = 0, None, (a + b) / 2.0
-    for c in range(c0, c1 + 1):
-        free = c < c1 and not cols[c]
-        if free and run_start is None:
-            run_start = c
-        elif not free and run_start is not None:
-            if c - run_start > best:
-                best, best_mid = c - run_start, (run_start + c) / 2.0
-            run_start = None
-    return best_mid
+    free = np.concatenate([[False], ~cols[c0:c1], [False]]).astype(np.int8)
+    d = np.diff(free)
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    if starts.size == 0:
+        return (a + b) / 2.0
+    k = int(np.argmax(stops - starts))  # the first of equally wide gaps, as a left-to-right scan finds it
+    return c0 + (starts[k] + stops[k]) / 2.0
 
 
 def _grow(cols: np.ndarray, x: float, step: int, pitch: float) -> float:
