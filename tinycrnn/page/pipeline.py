@@ -48,7 +48,7 @@ class PageLine:
 
     @property
     def bbox(self) -> Tuple[int, int, int, int]:
-        """``(x0, y0, x1, y1)``: the axis-aligned integer hull of ``box``."""
+        """``(x0, y0, x1, y1)``: the axis-aligned hull of ``box``, rounded to whole pixels."""
         return bbox(self.box)
 
     def to_dict(self) -> Dict[str, Any]:

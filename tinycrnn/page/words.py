@@ -32,7 +32,7 @@ class Word:
 
     @property
     def bbox(self) -> Tuple[int, int, int, int]:
-        """``(x0, y0, x1, y1)``: the axis-aligned integer hull of ``box`` (hOCR, ALTO, TSV)."""
+        """``(x0, y0, x1, y1)``: the axis-aligned hull of ``box`` rounded to whole pixels (hOCR, ALTO, TSV)."""
         return bbox(self.box)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -55,12 +55,13 @@ class Token:
 
 
 def bbox(box: Sequence[Sequence[float]]) -> Tuple[int, int, int, int]:
-    """The axis-aligned integer hull ``(x0, y0, x1, y1)`` of a list of [x, y] points."""
+    """The axis-aligned hull ``(x0, y0, x1, y1)`` of a list of [x, y] points, rounded to whole pixels."""
     b = np.asarray(box, np.float64).reshape(-1, 2)
     if b.size == 0:
         return (0, 0, 0, 0)
-    return (int(np.floor(b[:, 0].min())), int(np.floor(b[:, 1].min())),
-            int(np.ceil(b[:, 0].max())), int(np.ceil(b[:, 1].max())))
+    # NOTE: rounded, not floored/ceiled: a word box mapped back from a deskewed page lands on fractional
+    # coordinates, and outward rounding made the boxes of adjacent words share a pixel column
+    return (int(np.rint(b[:, 0].min())), int(np.rint(b[:, 1].min())), int(np.rint(b[:, 0].max())), int(np.rint(b[:, 1].max())))
 
 
 def tokens_of(text: str, confs: Sequence[float], xs: Optional[Sequence[float]]) -> List[Token]:
