@@ -93,7 +93,6 @@ def main(argv=None) -> int:
                 img = cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), borderValue=(255, 255, 255))
             page = ocr.read(img)
             read = [(w.text, w.bbox) for ln in page.lines for w in ln.words]
-            boxes = [b for _, b in read]
             for word, t in truth:
                 if M is not None:  # the true box of a rotated word: the hull of its rotated corners
                     c = np.array([[t[0], t[1], 1], [t[2], t[1], 1], [t[2], t[3], 1], [t[0], t[3], 1]], float) @ M.T
