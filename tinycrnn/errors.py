@@ -52,3 +52,7 @@ class DatasetError(TinyCRNNError, ValueError):
 
 class OutputFormatError(TinyCRNNError, ValueError):
     """An output format name is unknown, or an output target cannot take the format (``tinycrnn read --format``)."""
+
+
+class PdfError(TinyCRNNError, ValueError):
+    """A PDF cannot be read: not a PDF, encrypted, damaged, without pages, or a page selection that does not fit."""
