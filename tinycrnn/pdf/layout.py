@@ -10,6 +10,10 @@ import numpy as np
 
 #: A word: text and 4 [x, y] corners in page pixels, clockwise from the top-left.
 PlacedWord = Tuple[str, List[List[float]]]
+#: Neighbouring words of a line are kept at least this fraction of their height apart. Text extractors
+#: (poppler's pdftotext, PDF viewers' copy) split words on gaps, not on space characters: poppler breaks
+#: at 0.1 em, so two boxes that touch read as one word ("TINYMART").
+MIN_GAP = 0.2
 
 
 def line_words(line) -> List[PlacedWord]:
@@ -17,8 +21,35 @@ def line_words(line) -> List[PlacedWord]:
     (each character, spaces included, takes an equal share of the box's length)."""
     words = getattr(line, "words", None) or []
     if words:
-        return [(w.text, [list(map(float, p)) for p in w.box]) for w in words if w.text.strip()]
-    return split_box(line.text, line.box)
+        return separate([(w.text, [list(map(float, p)) for p in w.box]) for w in words if w.text.strip()])
+    return separate(split_box(line.text, line.box))
+
+
+def separate(words: List[PlacedWord], min_gap: float = MIN_GAP) -> List[PlacedWord]:
+    """``words`` of one line (left to right) with overlapping or touching neighbours pulled apart at their
+    midpoint until ``min_gap`` x height lies between them; no word loses more than a quarter of its length."""
+    if len(words) < 2:
+        return words
+    boxes = [np.asarray(b, np.float64).reshape(4, 2) for _, b in words]
+    for k in range(len(boxes) - 1):
+        left, right = boxes[k], boxes[k + 1]
+        u = left[1] - left[0]
+        length = float(np.hypot(*u))
+        if length < 1e-6:
+            continue
+        u = u / length
+        end = float(min(left[1] @ u, left[2] @ u))
+        start = float(max(right[0] @ u, right[3] @ u))
+        gap = min_gap * float(np.hypot(*(left[3] - left[0])) + np.hypot(*(right[3] - right[0]))) / 2.0
+        if start - end >= gap:
+            continue
+        mid = (start + end) / 2.0
+        cut_left = min(end - (mid - gap / 2.0), 0.25 * length)
+        r_len = float(np.hypot(*(right[1] - right[0])))
+        cut_right = min((mid + gap / 2.0) - start, 0.25 * r_len)
+        left[[1, 2]] -= cut_left * u
+        right[[0, 3]] += cut_right * u
+    return [(text, b.tolist()) for (text, _), b in zip(words, boxes)]
 
 
 def split_box(text: str, box: Sequence[Sequence[float]]) -> List[PlacedWord]:
