@@ -120,12 +120,14 @@ class PdfDocument:
 
     def _load_message(self, exc, password) -> str:
         code = getattr(exc, "err_code", None)
-        # PDFium's FPDF_ERR_* codes: 2 file, 3 format, 4 password, 5 security handler
+        # PDFium's FPDF_ERR_* codes: 1 unknown, 2 file, 3 format, 4 password, 5 security handler
         if code == 4:
             what = "the password given is wrong" if password else "it needs a password"
             return f"{self.path}: the PDF is encrypted and {what} (pass it with --password)"
         if code == 5:
             return f"{self.path}: the PDF uses an unsupported security handler (encryption); decrypt it first (qpdf --decrypt)"
+        if code == 0:  # PDFium refuses a document whose page tree is empty, reporting "success"
+            return f"{self.path}: the PDF has no pages (no usable page tree)"
         if code == 3:
             return f"{self.path}: the PDF is damaged or truncated and could not be repaired ({exc})"
         return f"{self.path}: could not open the PDF ({exc})"
