@@ -1,7 +1,7 @@
 """Import hygiene: `import tinycrnn` stays light, and the run-time dependency set stays chosen."""
 from conftest import run_python
 
-HEAVY = ("numba", "cv2", "flask", "onnx", "torch", "onnxruntime", "llvmlite", "waitress")
+HEAVY = ("numba", "cv2", "flask", "onnx", "torch", "onnxruntime", "llvmlite", "waitress", "pypdfium2", "ocrmypdf")
 
 
 def test_import_is_light():
