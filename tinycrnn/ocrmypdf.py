@@ -87,6 +87,14 @@ def _read(input_file: Path, options):
     return result, width, height, dpi
 
 
+def _word_confidences(line):
+    """Each word's confidence in ``line_words(line)`` order: the word's own, or the line's for split boxes."""
+    words = [w for w in (getattr(line, "words", None) or []) if w.text.strip()]
+    if words:
+        return [float(w.confidence) for w in words]
+    return [float(line.confidence)] * len(line.text.split())
+
+
 class TinyCRNNEngine(OcrEngine):
     """tinycrnn behind OCRmyPDF's OcrEngine interface."""
 
@@ -140,8 +148,8 @@ class TinyCRNNEngine(OcrEngine):
 
         lines = []
         for line in result.lines:
-            words = [OcrElement(ocr_class=OcrClass.WORD, bbox=bbox(box), text=text,
-                                confidence=float(line.confidence)) for text, box in line_words(line)]
+            words = [OcrElement(ocr_class=OcrClass.WORD, bbox=bbox(box), text=text, confidence=conf)
+                     for (text, box), conf in zip(line_words(line), _word_confidences(line))]
             if words:
                 lines.append(OcrElement(ocr_class=OcrClass.LINE, bbox=bbox(line.box), children=words))
         page = OcrElement(ocr_class=OcrClass.PAGE, bbox=BoundingBox(left=0, top=0, right=width, bottom=height),
@@ -180,10 +188,10 @@ def _hocr(result, width: int, height: int, line_words) -> str:
     body, n = [], 0
     for k, line in enumerate(result.lines, 1):
         words = []
-        for text, box in line_words(line):
+        for (text, box), conf in zip(line_words(line), _word_confidences(line)):
             n += 1
             words.append(f"<span class='ocrx_word' id='word_1_{n}' title='{bb(box)}; "
-                         f"x_wconf {int(round(100 * line.confidence))}'>{escape(text)}</span>")
+                         f"x_wconf {int(round(100 * conf))}'>{escape(text)}</span>")
         body.append(f"<span class='ocr_line' id='line_1_{k}' title='{bb(line.box)}'>{' '.join(words)}</span>")
     return ("<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE html PUBLIC '-//W3C//DTD XHTML 1.0 Transitional//EN' "
             "'http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd'>\n<html xmlns='http://www.w3.org/1999/xhtml' "
