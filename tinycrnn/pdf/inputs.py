@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 from .render import DEFAULT_DPI, MAX_PAGES, PdfDocument, is_pdf
 
-#: (source name, image path or BGR pixels, dpi or None when unknown)
+#: (source name, image path or BGR pixels or the input's TinyCRNNError, dpi or None when unknown)
 PageInput = Tuple[str, object, Optional[float]]
 
 
@@ -36,12 +36,14 @@ def page_inputs(paths: Sequence[str], pages: Optional[str] = None, force_ocr: bo
 
     Pages that already carry a text layer are skipped (``note`` says which) unless ``force_ocr``.
     ``pages`` applies to every PDF; with images only it is an error, so a typo is not silently ignored.
+    A PDF (or page) that cannot be read is yielded with its error in place of the image (a
+    :class:`~tinycrnn.errors.PdfError`, or MissingDependencyError without the ``pdf`` extra): the reader raises
+    it where it reports per-input failures, and the other inputs are still read.
 
     Raises:
-        PdfError: a PDF that cannot be read, or a page selection that does not fit it.
-        MissingDependencyError: a PDF among the inputs and no pypdfium2 (the ``pdf`` extra).
+        PdfError: ``pages`` given without any PDF input, or a ``dpi`` out of range.
     """
-    from ..errors import PdfError
+    from ..errors import PdfError, TinyCRNNError
 
     pdfs = [p for p in paths if is_pdf(p)]
     if pages is not None and not pdfs:
@@ -52,10 +54,24 @@ def page_inputs(paths: Sequence[str], pages: Optional[str] = None, force_ocr: bo
         if path not in pdfs:
             yield path, path, None
             continue
-        with PdfDocument(path, password=password) as doc:
-            selection = doc.select(pages)
+        try:
+            doc = PdfDocument(path, password=password)
+        except TinyCRNNError as exc:
+            yield path, exc, None
+            continue
+        with doc:
+            try:
+                selection = doc.select(pages)
+            except TinyCRNNError as exc:
+                yield path, exc, None
+                continue
             skipped = []
-            for page in doc.pages(selection, dpi, force_ocr):
+            for i in selection:
+                try:
+                    page = next(doc.pages([i], dpi, force_ocr))
+                except TinyCRNNError as exc:
+                    yield f"{path}#page={i + 1}", exc, None
+                    continue
                 if page.image is None:
                     skipped.append(page.number)
                     continue
