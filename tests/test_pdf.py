@@ -88,6 +88,9 @@ def test_writer_places_each_word_on_its_box(tmp_path):
     page, dpi = doc.render(0, dpi=144)
     assert page.shape == (200, 400, 3) and abs(dpi - 144) < 0.01 and page.min() >= 250  # white page back
     doc.close()
+    if shutil.which("qpdf"):  # structure, xref offsets and streams as a strict reader sees them
+        check = subprocess.run(["qpdf", "--check", str(tmp_path / "a.pdf")], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0 and "No syntax or stream encoding errors" in check.stdout, check.stdout + check.stderr
     if PDFTOTEXT:
         found = pdftotext_words(tmp_path / "a.pdf")
         assert [w for w, _ in found] == ["Hello", "wörld€"]
