@@ -265,5 +265,7 @@ class SearchablePdf:
 
 
 def _pdf_text(s: str) -> str:
-    """A PDF text string: UTF-16BE with BOM, as hex."""
+    """A PDF text string: a literal for plain ASCII (what PDF/A converters keep in XMP), else UTF-16BE hex."""
+    if all(32 <= ord(c) < 127 and c not in "()\\" for c in s):
+        return f"({s})"
     return "<FEFF" + s.encode("utf-16-be").hex().upper() + ">"
