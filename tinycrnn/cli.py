@@ -34,9 +34,11 @@ def _add_read(sub) -> None:
     p.add_argument("--lexicon", metavar="FILE", help="snap to the most likely word of FILE (one per line)")
     p.add_argument("--allowlist", metavar="CHARS", help="only these characters may be output")
     p.add_argument("--blocklist", metavar="CHARS", help="these characters are never output")
+    from .pdf.inputs import add_read_options
     from .readcmd import add_output_options
 
     add_output_options(p)
+    add_read_options(p)
     p.set_defaults(func=_cmd_read)
 
 

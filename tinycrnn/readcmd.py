@@ -23,9 +23,11 @@ def add_output_options(p) -> None:
 
 
 def page_inputs(args) -> Iterator[Tuple[str, object, Optional[float]]]:
-    """``(source name, image source, dpi or None)`` for every page the read covers, in order."""
-    for path in args.images:
-        yield path, path, None
+    """``(source name, image source, dpi or None)`` for every page the read covers, in order: PDFs become their
+    rendered pages (:mod:`tinycrnn.pdf.inputs`); an input that cannot be read comes as its error."""
+    from .pdf.inputs import page_inputs as pages_of
+
+    yield from pages_of(args.images, args.pages, args.force_ocr, args.dpi, args.password)
 
 
 def output_format(args) -> str:
@@ -61,6 +63,8 @@ def _line_pages(args, cold_read_backend, decode_options):
     for source, src, dpi in page_inputs(args):
         t0 = time.perf_counter()
         try:
+            if isinstance(src, Exception):
+                raise src
             img = rec.load(src)
             probs = rec.probabilities([img])[0]
             res = rec.decode(probs)
@@ -92,6 +96,8 @@ def _page_pages(args, cold_read_backend, decode_options):
     many = len(args.images) > 1
     for k, (source, src, dpi) in enumerate(page_inputs(args)):
         try:
+            if isinstance(src, Exception):
+                raise src
             page = ocr.read(src)
             if args.draw:
                 out = args.draw

@@ -99,3 +99,5 @@ register_format("tsv", "tinycrnn.formats.tsv:TsvWriter", ".tsv",
                 help="Tesseract's TSV: level, page_num, block_num, par_num, line_num, word_num, box, conf, text")
 register_format("hocr", "tinycrnn.formats.hocr:HocrWriter", ".hocr", help="hOCR (XHTML): pages, lines, words with bbox and x_wconf")
 register_format("alto", "tinycrnn.formats.alto:AltoWriter", ".xml", help="ALTO v4 XML: pages, lines, words with WC and CC")
+register_format("pdf", "tinycrnn.formats.pdf:PdfWriter", ".pdf", binary=True, extra="pdf",
+                help="searchable PDF: page image + invisible text layer (needs the pdf extra)")
