@@ -158,10 +158,12 @@ class TinyCRNNEngine(OcrEngine):
 
     @staticmethod
     def generate_hocr(input_file: Path, output_hocr: Path, output_text: Path, options) -> None:
-        from .pdf.layout import line_words
+        from .formats import DocPage
+        from .formats.hocr import hocr_string
 
-        result, width, height, _ = _read(Path(input_file), options)
-        Path(output_hocr).write_text(_hocr(result, width, height, line_words), encoding="utf-8")
+        result, width, height, dpi = _read(Path(input_file), options)
+        page = DocPage(_separated(result), Path(input_file).name, dpi=dpi)
+        Path(output_hocr).write_text(hocr_string([page]), encoding="utf-8")
         Path(output_text).write_text(result.text + ("\n" if result.lines else ""), encoding="utf-8")
 
     @staticmethod
@@ -177,29 +179,24 @@ class TinyCRNNEngine(OcrEngine):
         Path(output_text).write_text(result.text + ("\n" if result.lines else ""), encoding="utf-8")
 
 
-def _hocr(result, width: int, height: int, line_words) -> str:
-    """A one-page hOCR document (pages, lines, words with ``bbox`` and ``x_wconf``)."""
-    from html import escape
+def _separated(result):
+    """``result`` with each line's words in the text-layer boxes of :func:`tinycrnn.pdf.layout.line_words`
+    (neighbours kept apart), as word objects the hOCR writer takes."""
+    from dataclasses import replace
 
-    def bb(pts):
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        return f"bbox {int(max(0, min(xs)))} {int(max(0, min(ys)))} {int(min(width, max(xs)))} {int(min(height, max(ys)))}"
+    from .page.words import Word
+    from .pdf.layout import line_words
 
-    body, n = [], 0
-    for k, line in enumerate(result.lines, 1):
-        words = []
-        for (text, box), conf in zip(line_words(line), _word_confidences(line)):
-            n += 1
-            words.append(f"<span class='ocrx_word' id='word_1_{n}' title='{bb(box)}; "
-                         f"x_wconf {int(round(100 * conf))}'>{escape(text)}</span>")
-        body.append(f"<span class='ocr_line' id='line_1_{k}' title='{bb(line.box)}'>{' '.join(words)}</span>")
-    return ("<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE html PUBLIC '-//W3C//DTD XHTML 1.0 Transitional//EN' "
-            "'http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd'>\n<html xmlns='http://www.w3.org/1999/xhtml' "
-            "xml:lang='en' lang='en'>\n<head><title></title><meta http-equiv='Content-Type' content='text/html;"
-            f"charset=utf-8'/><meta name='ocr-system' content='tinycrnn {__version__}'/><meta name='ocr-capabilities' "
-            "content='ocr_page ocr_line ocrx_word'/></head>\n<body>\n"
-            f"<div class='ocr_page' id='page_1' title='bbox 0 0 {width} {height}'>\n" + "\n".join(body)
-            + "\n</div>\n</body>\n</html>\n")
+    lines = []
+    for line in result.lines:
+        own = [w for w in line.words if w.text.strip()]
+        if own:
+            words = [replace(w, box=box) for w, (_, box) in zip(own, line_words(line))]
+        else:
+            c = float(line.confidence)
+            words = [Word(text, c, [c] * len(text), box) for text, box in line_words(line)]
+        lines.append(replace(line, words=words))
+    return replace(result, lines=lines)
 
 
 @hookimpl
