@@ -174,7 +174,7 @@ def test_pointwise_fp32_numba_matches_reference(case):
 @given(pointwise_cases())
 def test_pointwise_int8_numba_matches_reference(case):
     """Signed int8 pointwise conv: integer products exact, float epilogue to rounding (FMA contraction)."""
-    from tinycrnn.kernels.int8 import pointwise_int8
+    from tinycrnn.kernels.int8 import pack_pointwise_int8, pointwise_int8
     from tinycrnn.quant import quantize_rows
 
     x, w, b, act = case
@@ -182,8 +182,8 @@ def test_pointwise_int8_numba_matches_reference(case):
     want = REF.pointwise_int8(x, REF.pack_pointwise_int8(w_q, w_scale), b, act)
     got = NB.pointwise_int8(x, NB.pack_pointwise_int8(w_q, w_scale), b, act)
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
-    # the plain epilogue loop (CPUs without AVX-512) against the zmm one
-    plain = pointwise_int8(x, NB.pack_pointwise_int8(w_q, w_scale), b, act, fast=False)
+    # the plain epilogue loop of the AVX-512 module against its zmm one (or the portable one)
+    plain = pointwise_int8(x, pack_pointwise_int8(w_q, w_scale), b, act, fast=False)
     np.testing.assert_allclose(plain, got, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
     # a line's result never depends on its batch (per-line scales)
     np.testing.assert_array_equal(NB.pointwise_int8(x[-1:], NB.pack_pointwise_int8(w_q, w_scale), b, act), got[-1:])

@@ -115,8 +115,12 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 **_graph_ref(),
             )
         elif backend == "numba":
-            from . import conv, int8, lstm, pool, resize, se, softmax
+            from . import conv, int8, int8_avx2, lstm, pool, resize, se, softmax
             from .compile_events import announce_compiles
+            from .microkernel import HAS_VNNI
+
+            if int8_avx2.AVAILABLE and not HAS_VNNI:  # AVX2 (and AVX-VNNI) tiles; AVX-512 VNNI keeps int8
+                int8 = int8_avx2  # noqa: F811
 
             announce_compiles()
 

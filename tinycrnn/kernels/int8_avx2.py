@@ -1,0 +1,409 @@
+"""Int8 kernels for x86 CPUs with AVX2 but without AVX-512 VNNI, on the ymm tiles of :mod:`.tiles_avx2`:
+the same functions and results as :mod:`.int8` (which keeps the AVX-512 VNNI path), bit-exact against
+the same twins (``ref.conv2d_int8_ref``, ``ref.pointwise_int8_ref``, ``ref.linear_int8_ref``,
+``ref.bilstm_int8_ref``).
+
+Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and recorded in every pack:
+
+- ``"avx2"``: convs on int16 pairs (``vpmaddwd``; their uint8 activations reach 255, too wide for
+  vpmaddubsw), the signed kernels (pointwise, linear, LSTM) on int8 quads (the vpsignb + vpmaddubsw
+  sign trick): no offsets, no corrections.
+- ``"avxvnni"``: everything on uint8 x int8 quads (VEX vpdpbusd); signed inputs enter as ``q + 128``
+  and the exact correction ``128 * sum(w)`` is subtracted, as on the AVX-512 path.
+
+NOTE: the conv writes NHWC memory (returned as an NCHW view, like the FP32 Winograd convs): a tile's
+row is one pixel's 16 channels, stored as one vector, and the next conv or max-pool reads NHWC
+without a transpose. The pointwise conv keeps NCHW (its tile rows are channels), which the FP32
+depthwise convs around it expect.
+"""
+import numpy as np
+from numba import njit
+
+from ..config import NUMBA_FLAGS_EXACT
+from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
+from .activations import ACT_CODES, _act, _sigmoid, _tanh
+from .int8 import _ceil, _pixel_scales, _quant_nhwc_u8
+from .microkernel import TAP0
+from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, tile_kernel
+
+#: Whether this module's kernels run on vector instructions here (``kernels.get_kernels`` uses them then).
+AVAILABLE = HAS_AVX2
+LAYOUT = "avxvnni" if HAS_AVXVNNI else "avx2"
+MRC = 6  # conv tile rows (pixels): 12 accumulators + 2 weight vectors + the broadcast
+MRS = 4  # signed-kernel tile rows: the sign trick needs 2 more temporaries per row pair
+_TC = tile_kernel(MRC)
+_TS = {m: tile_kernel(m) for m in (1, 2, 4)}
+_TS4 = _TS[4]
+_TS2 = _TS[2]
+_TS1 = _TS[1]
+
+
+def _offset(layout):  # what a signed int8 input is shifted by to enter the tile, and its dtype
+    return (128, np.uint8) if layout == "avxvnni" else (0, np.int8)
+
+
+def _check_weights(w_q):
+    if w_q.size and int(w_q.min()) < -QMAX:
+        raise ValueError("int8 weights must lie in [-127, 127] (quant.QMAX): -128 breaks the vpsignb tile")
+
+
+# ---- conv2d (uint8 activations) -----------------------------------------------------------------
+
+
+def pack_conv_int8(w_q: np.ndarray, layout: str = LAYOUT):  # (O, C, kh, kw) int8 -> packed tuple
+    """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` (C and O zero-padded): int16 pairs (E = 2) for vpmaddwd,
+    int8 quads (E = 4) for vpdpbusd."""
+    _check_weights(w_q)
+    o, c, kh, kw = w_q.shape
+    e, dt = (4, np.int8) if layout == "avxvnni" else (2, np.int16)
+    cp, op = _ceil(c, e), _ceil(o, NR)
+    w = np.zeros((op, kh, kw, cp), dt)
+    w[:o, :, :, :c] = w_q.transpose(0, 2, 3, 1)
+    w = w.reshape(op // NR, NR, kh * kw, cp // e, e).transpose(0, 2, 3, 1, 4)
+    return (np.ascontiguousarray(w).reshape(-1), o, c, kh, kw, layout)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _quant_nhwc_in(xt, inv_line, ph, pw, xp):
+    # xt (N, H, W, C) float32 (NHWC memory) -> xp[:, ph:ph+H, pw:pw+W, :C] = clip(rint(xt * inv[n]), 0, 255)
+    n, h, w, c = xt.shape
+    for b in range(n):
+        inv = inv_line[b]
+        for iy in range(h):
+            for ix in range(w):
+                row = xp[b, iy + ph, ix + pw]
+                src = xt[b, iy, ix]
+                for ci in range(c):
+                    v = np.rint(src[ci] * inv)
+                    row[ci] = np.int32(min(max(v, np.float32(0.0)), np.float32(UMAX)))
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _conv(xp, sh, sw, taps, kg, wpk, s_line, w_scale, bias, code, raw, out, out_acc, ctile, sc, bo):
+    # acc (N, Ho, Wo, O) int32 = sum_taps,c xp * w  (MRC pixels x NR channels per tile); NHWC out =
+    # act(acc * (s_line[n] * w_scale[o]) + bias[o]) float32, or the raw acc into out_acc when raw
+    n, hp, wp, cp = xp.shape
+    if raw:
+        _, ho, wo, o_len = out_acc.shape
+    else:
+        _, ho, wo, o_len = out.shape
+    xf = xp.reshape(-1)
+    blk = taps.shape[0] * cp * NR
+    for ob in range(-(-o_len // NR)):
+        o0 = ob * NR
+        nj = min(NR, o_len - o0)
+        for b in range(n):
+            for j in range(nj):
+                sc[j] = s_line[b] * w_scale[o0 + j]
+                bo[j] = bias[o0 + j]
+            for oy in range(ho):
+                for x0 in range(0, wo, MRC):
+                    _TC(ctile, xf, ((b * hp + oy * sh) * wp + x0 * sw) * cp, sw * cp, taps, kg, wpk, ob * blk)
+                    for i in range(min(MRC, wo - x0)):
+                        if raw:
+                            dst = out_acc[b, oy, x0 + i]
+                            for j in range(nj):
+                                dst[o0 + j] = ctile[i * NR + j]
+                        else:
+                            dsf = out[b, oy, x0 + i]
+                            for j in range(nj):
+                                dsf[o0 + j] = _act(np.float32(ctile[i * NR + j]) * sc[j] + bo[j], code)
+
+
+def _conv_setup(shape, pack, stride, pad):
+    n, c, h, w = shape
+    _, o, c_w, kh, kw, layout = pack
+    e, dt = (4, np.uint8) if layout == "avxvnni" else (2, np.int16)
+    sh, sw = stride
+    ph, pw = pad
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
+    cp = _ceil(c, e)
+    wp = max(w + 2 * pw, (_ceil(wo, MRC) - 1) * sw + kw)
+    xp = np.zeros((n, h + 2 * ph, wp, cp), dt)
+    taps = np.array([(i * wp + j) * cp for i in range(kh) for j in range(kw)], np.int64)
+    return xp, taps, cp // e, (n, ho, wo, o)
+
+
+def _scratch():
+    return np.empty(MRC * NR, np.int32), np.empty(NR, np.float32), np.empty(NR, np.float32)
+
+
+def conv2d_int8(x: np.ndarray, pack, w_scale: np.ndarray, bias, stride=(1, 1), pad=(0, 0), act: str = "none"):
+    """(N, C, H, W) float32 >= 0 -> (N, O, Ho, Wo) float32 (NHWC memory): uint8 activations with one
+    dynamic scale per line, int32 accumulation, fused dequant + bias + act (:func:`.int8.conv2d_int8`)."""
+    x = np.asarray(x, dtype=np.float32)
+    xt = x.transpose(0, 2, 3, 1)
+    nhwc = xt.flags.c_contiguous and not x.flags.c_contiguous
+    if not nhwc:
+        x = np.ascontiguousarray(x)
+    s = dynamic_uscale_rows(xt if nhwc else x)  # a max: the same in either order
+    xp, taps, kg, oshape = _conv_setup(x.shape, pack, stride, pad)
+    inv = np.array([inv_scale(v) for v in s], np.float32)
+    if nhwc:
+        _quant_nhwc_in(xt, inv, pad[0], pad[1], xp)
+    else:
+        _quant_nhwc_u8(x, inv, pad[0], pad[1], xp)
+    out = np.empty(oshape, np.float32)
+    b = bias if bias is not None else np.zeros(oshape[3], np.float32)
+    _conv(xp, stride[0], stride[1], taps, kg, pack[0], s, w_scale, b, ACT_CODES[act], False, out,
+          np.empty((1, 1, 1, 1), np.int32), *_scratch())
+    return out.transpose(0, 3, 1, 2)
+
+
+def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndarray:
+    """(N, C, H, W) uint8 -> (N, O, Ho, Wo) int32 accumulators (the part tests compare bit-exactly)."""
+    n, c, h, w = x_q.shape
+    xp, taps, kg, oshape = _conv_setup(x_q.shape, pack, stride, pad)
+    xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1)
+    acc = np.empty(oshape, np.int32)
+    zero = np.zeros(1, np.float32)
+    _conv(xp, stride[0], stride[1], taps, kg, pack[0], zero, zero, zero, 0, True, np.empty((1, 1, 1, 1), np.float32),
+          acc, *_scratch())
+    return np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
+
+
+# ---- pointwise (1x1, stride 1, no padding) conv, signed inputs ----------------------------------
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _quant_pixels(x, inv_pix, a, sx):
+    # x (N, C, P) float32 -> a (N, Pp/NR, C4, NR) uint32: 4 int8 channels q[n, 4k+j, p] = clip(rint(x * inv_pix[n, p]),
+    # -127, 127) in byte j of a[n, p // NR, k, p % NR]; sx (N, Pp) int32 = sum_c q. a and sx come zeroed.
+    # (int8._quant_pixels_s8 with this module's NR: one NR-pixel run of 4 channels per inner loop, one packed store)
+    n, c, p_len = x.shape
+    _, pb_len, _, _ = a.shape
+    lo, hi = np.float32(-QMAX), np.float32(QMAX)
+    m8 = np.int32(255)
+    kf = c // 4
+    for b in range(n):
+        for pb in range(pb_len):
+            p0 = pb * NR
+            m = min(NR, p_len - p0)
+            inv = inv_pix[b, p0 : p0 + m]
+            t = sx[b, p0 : p0 + m]
+            for k in range(kf):
+                x0 = x[b, 4 * k, p0 : p0 + m]
+                x1 = x[b, 4 * k + 1, p0 : p0 + m]
+                x2 = x[b, 4 * k + 2, p0 : p0 + m]
+                x3 = x[b, 4 * k + 3, p0 : p0 + m]
+                ak = a[b, pb, k]
+                for j in range(m):
+                    s = inv[j]
+                    q0 = np.int32(min(max(np.rint(x0[j] * s), lo), hi))
+                    q1 = np.int32(min(max(np.rint(x1[j] * s), lo), hi))
+                    q2 = np.int32(min(max(np.rint(x2[j] * s), lo), hi))
+                    q3 = np.int32(min(max(np.rint(x3[j] * s), lo), hi))
+                    t[j] += q0 + q1 + q2 + q3
+                    ak[j] = np.uint32((q0 & m8) | ((q1 & m8) << 8) | ((q2 & m8) << 16) | ((q3 & m8) << 24))
+            for ci in range(4 * kf, c):
+                sh = np.int32(8 * (ci - 4 * kf))
+                xc = x[b, ci, p0 : p0 + m]
+                ak = a[b, pb, kf]
+                for j in range(m):
+                    q = np.int32(min(max(np.rint(xc[j] * inv[j]), lo), hi))
+                    t[j] += q
+                    ak[j] |= np.uint32((q & m8) << sh)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile, corr, sc):
+    # acc (MRS channels, NR pixels) int32 = (w_q + off) @ q per tile (weights broadcast, activations the vectors);
+    # true acc = acc - off * sx[p]; out (N, O, P) float32 = act(acc * (s_pix[n, p] * w_scale[o]) + bias[o])
+    n, pb_len, k4, _ = a.shape
+    p_len = out.shape[2]
+    kp = wq.shape[1]
+    wf = wq.reshape(-1)
+    taps = TAP0
+    for b in range(n):
+        for pb in range(pb_len):
+            p0 = pb * NR
+            m = min(NR, p_len - p0)
+            for j in range(m):
+                corr[j] = off * sx[b, p0 + j]
+            for o0 in range(0, o_len, MRS):
+                _TS4(ctile, wf, o0 * kp, kp, taps, k4, af, ((b * pb_len + pb) * k4) * NR * 4)
+                for i in range(min(MRS, o_len - o0)):
+                    o = o0 + i
+                    ws = w_scale[o]
+                    bo = bias[o]
+                    dst = out[b, o]
+                    for j in range(m):
+                        dst[p0 + j] = _act(np.float32(ctile[i * NR + j] - corr[j]) * (s_pix[b, p0 + j] * ws) + bo, code)
+
+
+def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, C, 1, 1) int8, (O,)
+    """``w_q + off`` as ``(Op, Kp)`` rows of the broadcast dtype (O padded to MRS, C to 4; the padding is
+    ``off``, which meets zero activations): int8 rows for the sign trick, uint8 ``w_q + 128`` for vpdpbusd."""
+    _check_weights(w_q)
+    off, dt = _offset(layout)
+    o = w_q.shape[0]
+    w2 = w_q.reshape(o, -1).astype(np.int16) + off
+    wq = np.full((_ceil(o, MRS), _ceil(w2.shape[1], 4)), off, dt)
+    wq[:o, : w2.shape[1]] = w2.astype(dt)
+    return (wq, o, np.ascontiguousarray(w_scale, dtype=np.float32), off)
+
+
+def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, C, H, W) -> (N, O, H, W)
+    """1x1 stride-1 conv on signed inputs, one dynamic int8 scale per pixel (:func:`.int8.pointwise_int8`)."""
+    wq, o, w_scale, off = pack
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n, c, h, w = x.shape
+    p_len = h * w
+    pp = _ceil(p_len, NR)
+    x3 = x.reshape(n, c, p_len)
+    s = np.zeros((n, pp), np.float32)
+    inv = np.empty((n, p_len), np.float32)
+    _pixel_scales(x3, s, inv)
+    a = np.zeros((n, pp // NR, _ceil(c, 4) // 4, NR), np.uint32)
+    sx = np.zeros((n, pp), np.int32)
+    _quant_pixels(x3, inv, a, sx)
+    out = np.empty((n, o, h, w), np.float32)
+    b = bias if bias is not None else np.zeros(o, np.float32)
+    _pointwise(wq, off, o, a, a.reshape(-1).view(np.int8), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
+               np.empty(MRS * NR, np.int32), np.empty(NR, np.int32), np.empty(NR, np.float32))
+    return out
+
+
+# ---- linear / GEMM (dynamic per-line int8 inputs) ----------------------------------------------
+
+
+def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, K) int8, (O,) float32
+    """``(O/NR, K4, NR, 4)`` int8 plus ``corr[o] = off * sum_k w_q[o, k]`` (0 for the sign trick; 128 when
+    inputs enter vpdpbusd as ``x_q + 128``), the scales, O, K and the input offset."""
+    _check_weights(w_q)
+    off, _ = _offset(layout)
+    o, k = w_q.shape
+    kp, op = _ceil(k, 4), _ceil(o, NR)
+    w = np.zeros((op, kp), np.int8)
+    w[:o, :k] = w_q
+    wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // 4, 4).transpose(0, 2, 1, 3)).reshape(-1)
+    corr = (off * w_q.astype(np.int32).sum(axis=1)).astype(np.int32)
+    return (wpk, corr, np.ascontiguousarray(w_scale, dtype=np.float32), o, k, off)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _quant_rows(x, inv, rows_per_line, off, a):
+    # x (M, K) float32 -> a (Mp, Kp) int8 or uint8 = clip(rint(x * inv[m // rows_per_line]), -127, 127) + off
+    m_len, k_len = x.shape
+    for m in range(m_len):
+        s = inv[m // rows_per_line]
+        row = a[m]
+        for k in range(k_len):
+            v = min(max(np.rint(x[m, k] * s), np.float32(-QMAX)), np.float32(QMAX))
+            row[k] = np.int32(v) + off
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _gemm(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y, ctile):
+    # acc (M, O) int32 = (a - off) @ w.T ; y = act(acc * (s_line[m // rows] * w_scale[o]) + bias[o])
+    mp, kp = a.shape
+    o_len = y.shape[1]
+    af = a.reshape(-1)
+    k4 = kp // 4
+    blk = k4 * NR * 4
+    taps = TAP0
+    for ob in range(-(-o_len // NR)):
+        o0 = ob * NR
+        nj = min(NR, o_len - o0)
+        for m0 in range(0, m_len, MRS):
+            _TS4(ctile, af, m0 * kp, kp, taps, k4, wpk, ob * blk)
+            for i in range(min(MRS, m_len - m0)):
+                m = m0 + i
+                sl = s_line[m // rows_per_line]
+                dst = y[m]
+                for j in range(nj):
+                    o = o0 + j
+                    dst[o] = _act(np.float32(ctile[i * NR + j] - corr[o]) * (sl * w_scale[o]) + bias[o], code)
+
+
+def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int8 | uint8, s (N,) float32)
+    n, t_len, k = x.shape
+    s = dynamic_scale_rows(x)
+    inv = np.array([inv_scale(v) for v in s], np.float32)
+    a = np.full((_ceil(n * t_len, MRS), _ceil(k, 4)), off, _offset("avxvnni" if off else "avx2")[1])
+    _quant_rows(np.ascontiguousarray(x, dtype=np.float32).reshape(n * t_len, k), inv, t_len, off, a)
+    return a, s
+
+
+def _linear_q(a, s, t_len, pack, bias, act, m_len):
+    wpk, corr, w_scale, o, _, _ = pack
+    y = np.empty((m_len, o), np.float32)
+    b = bias if bias is not None else np.zeros(o, np.float32)
+    _gemm(a, m_len, t_len, wpk, corr, s, w_scale, b, ACT_CODES[act], y, np.empty(MRS * NR, np.int32))
+    return y
+
+
+def linear_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, T, I) -> (N, T, O) float32
+    """Dynamic per-line int8 linear layer (``pack`` from :func:`pack_linear_int8`)."""
+    n, t_len, _ = x.shape
+    a, s = _quantize_lines(x, pack[5])
+    return _linear_q(a, s, t_len, pack, bias, act, n * t_len).reshape(n, t_len, -1)
+
+
+# ---- LSTM ---------------------------------------------------------------------------------------
+
+
+def pack_lstm_int8(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, layout: str = LAYOUT):
+    """Both matrices packed like :func:`pack_linear_int8`; ``hs = w_hh_scale / 127`` folds the fixed h scale."""
+    hs = (np.asarray(w_hh_scale, np.float32) * H_QSCALE).astype(np.float32)
+    hh = pack_linear_int8(w_hh_q, hs, layout)
+    return (pack_linear_int8(w_ih_q, w_ih_scale, layout), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32),
+            hh[5])
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _lstm_rec(xw, whh, corr, hs, off, reverse, out, hq, z, c, ctile):
+    # per step: acc (N, 4H) int32 = (hq - off) @ w_hh.T ; z = xw_t + acc * hs ; gates i, f, g, o
+    # hq (MRp, Kp) = rint(h * 127) + off; MRp in {1, 2, 4} lines share each weight load
+    n, t_len, g4 = xw.shape
+    hid = g4 // 4
+    mrp, kp = hq.shape
+    hf = hq.reshape(-1)
+    k4 = kp // 4
+    blk = k4 * NR * 4
+    taps = TAP0
+    hq[:, :] = off
+    c[:, :] = 0.0
+    for s in range(t_len):
+        t = t_len - 1 - s if reverse else s
+        for ob in range(-(-g4 // NR)):
+            if mrp == 4:
+                _TS4(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+            elif mrp == 2:
+                _TS2(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+            else:
+                _TS1(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+            for b in range(n):
+                for j in range(min(NR, g4 - ob * NR)):
+                    g = ob * NR + j
+                    z[b, g] = xw[b, t, g] + np.float32(ctile[b * NR + j] - corr[g]) * hs[g]
+        for b in range(n):
+            for j in range(hid):
+                cj = _sigmoid(z[b, hid + j]) * c[b, j] + _sigmoid(z[b, j]) * _tanh(z[b, 2 * hid + j])
+                c[b, j] = cj
+                hj = _sigmoid(z[b, 3 * hid + j]) * _tanh(cj)
+                out[b, t, j] = hj
+                v = min(max(np.rint(hj * np.float32(QMAX)), np.float32(-QMAX)), np.float32(QMAX))
+                hq[b, j] = np.int32(v) + off
+
+
+def bilstm_int8(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) float32 -> (N, T, 2H) float32
+    """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`. Lines go through the
+    recurrence up to 4 at a time (the tile's rows), so a batch shares every recurrent weight load."""
+    n, t_len, _ = x.shape
+    hid = fwd[3].shape[0] // 4
+    off = fwd[5]
+    dt = _offset("avxvnni" if off else "avx2")[1]
+    out = np.empty((n, t_len, 2 * hid), np.float32)
+    a, s = _quantize_lines(x, off)
+    for col0, (ih, whh, corr, hs, b, _), reverse in ((0, fwd, False), (hid, bwd, True)):
+        xw = _linear_q(a, s, t_len, ih, b, "none", n * t_len).reshape(n, t_len, 4 * hid)
+        for b0 in range(0, n, MRS):
+            nb = min(MRS, n - b0)
+            mrp = 1 if nb == 1 else 2 if nb == 2 else 4
+            ob = np.empty((nb, t_len, hid), np.float32)
+            _lstm_rec(xw[b0 : b0 + nb], whh, corr, hs, off, reverse, ob, np.empty((mrp, _ceil(hid, 4)), dt),
+                      np.empty((nb, 4 * hid), np.float32), np.empty((nb, hid), np.float32), np.empty(mrp * NR, np.int32))
+            out[b0 : b0 + nb, :, col0 : col0 + hid] = ob
+    return out

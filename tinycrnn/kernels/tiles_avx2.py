@@ -1,0 +1,180 @@
+"""Register-tiled int8 micro-kernels for x86 CPUs with AVX2 but without AVX-512 VNNI (Haswell to Zen 3,
+most laptops), and with AVX-VNNI (VEX ``vpdpbusd`` on ymm: Alder Lake and later client cores), emitted as
+LLVM IR like :mod:`.microkernel`, with plain-loop twins.
+
+# c (MR, NR) int32 = sum over taps t and groups g < G of  a[a_off + i*lda + taps[t] + g*E .. +E] . b[(t*G + g) block]
+# b packed (taps*G, NR, E): one group step reads NV = NR/8 ymm vectors; NR = 16 (2 ymm)
+
+The kind follows the dtype of ``a`` (the broadcast operand), chosen when Numba types the call:
+
+- ``int16`` a, ``int16`` b, E = 2 (AVX2): ``vpmaddwd`` on sign-extended 16-bit pairs, then ``vpaddd``.
+  Exact: each pmaddwd lane is ``a0*b0 + a1*b1`` with |a|, |b| <= 2**15, at most 2**31 in magnitude only when
+  all four are -32768; here a is a uint8 activation (0..255) and b an int8 weight (-127..127), so a lane
+  is at most 2 * 255 * 127 = 64770 and there is no saturation anywhere (pmaddwd itself never saturates
+  except for that one all -32768 case). Used by the conv, whose uint8 activations reach 255.
+- ``int8`` a, ``int8`` b, E = 4 (AVX2): ``vpabsb`` of the broadcast a, ``vpsignb`` to move a's sign onto b,
+  ``vpmaddubsw`` (u8 x s8 pairs, saturating to int16), ``vpmaddwd`` with ones (int16 pairs -> int32),
+  ``vpaddd``. No saturation: |a| <= 127 and b in [-127, 127] (both quantised with QMAX = 127; b = -128
+  would not survive vpsignb, so the packers refuse it), so each int16 pair sum is at most
+  2 * 127 * 127 = 32258 < 32767. Used by the signed kernels (pointwise, linear, LSTM): same uops per
+  multiply-add as the int16 kind, half the bytes.
+- ``uint8`` a, ``int8`` b, E = 4 (AVX-VNNI): ``vpdpbusd`` on ymm (``llvm.x86.avx512.vpdpbusd.256``, which
+  LLVM encodes as VEX ``{vex} vpdpbusd`` with the ``avxvnni`` feature): 4 u8 x s8 products summed into each
+  int32 lane without saturation, the AVX-512 VNNI tile's arithmetic on 256-bit registers.
+
+A kind whose instructions this CPU lacks is never emitted: the call compiles to the plain-loop twin
+(which is how tests run the AVX-VNNI layout on CPUs without it). MR x NV accumulators plus NV b vectors
+and the broadcast stay within the 16 ymm registers (checked with ``inspect_asm``: no stack spills in
+the k loop).
+"""
+import numpy as np
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from ..config import NUMBA_FLAGS_EXACT
+from .microkernel import _FEATURES
+
+LANES8 = 8  # int32 lanes of a ymm register
+NV = 2
+NR = NV * LANES8
+#: AVX2 (no AVX-512 VNNI needed): the int16 and int8 sign-trick tiles.
+HAS_AVX2 = {"avx2"} <= _FEATURES
+#: AVX-VNNI (VEX vpdpbusd on ymm): the uint8 x int8 tile.
+HAS_AVXVNNI = HAS_AVX2 and "avxvnni" in _FEATURES
+
+
+def _make_intrinsic(kind, mr, nv):
+    from llvmlite import ir
+
+    @intrinsic
+    def tile(typingctx, c, a, a_off, lda, taps, k_len, b, b_off):
+        sig = types.void(c, a, a_off, lda, taps, k_len, b, b_off)
+
+        def codegen(context, builder, signature, args):
+            c_v, a_v, a_off_v, lda_v, taps_v, k_v, b_v, b_off_v = args
+            cty, aty, _, _, tty, _, bty, _ = signature.args
+            i64, i32, i16, i8 = ir.IntType(64), ir.IntType(32), ir.IntType(16), ir.IntType(8)
+            v8i32 = ir.VectorType(i32, LANES8)
+            v16i16, v32i8 = ir.VectorType(i16, 16), ir.VectorType(i8, 32)
+            cp = context.make_array(cty)(context, builder, c_v).data
+            ap = context.make_array(aty)(context, builder, a_v).data
+            tarr = context.make_array(tty)(context, builder, taps_v)
+            bp = context.make_array(bty)(context, builder, b_v).data
+            mod = builder.module
+
+            def fn(name, ret, argtys):
+                return cgutils.get_or_insert_function(mod, ir.FunctionType(ret, argtys), name)
+
+            if kind == "s16":
+                e, bvty = 2, v16i16
+                pmaddwd = fn("llvm.x86.avx2.pmadd.wd", v8i32, [v16i16, v16i16])
+            elif kind == "s8s8":
+                e, bvty = 4, v32i8
+                pmaddwd = fn("llvm.x86.avx2.pmadd.wd", v8i32, [v16i16, v16i16])
+                pmaddubsw = fn("llvm.x86.avx2.pmadd.ub.sw", v16i16, [v32i8, v32i8])
+                psignb = fn("llvm.x86.avx2.psign.b", v32i8, [v32i8, v32i8])
+                pabsb = fn("llvm.abs.v32i8", v32i8, [v32i8, ir.IntType(1)])
+                ones = ir.Constant(v16i16, [1] * 16)
+            else:  # u8s8
+                e, bvty = 4, v8i32
+                dpbusd = fn("llvm.x86.avx512.vpdpbusd.256", v8i32, [v8i32, v8i32, v8i32])
+            per_vec_b = LANES8 * e  # b elements per ymm
+            a0 = builder.gep(ap, [builder.sext(a_off_v, i64)])
+            lda64 = builder.sext(lda_v, i64)
+            zero = ir.Constant(v8i32, None)
+            smask = ir.Constant(v8i32, None)
+            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
+            bcur = cgutils.alloca_once_value(builder, builder.gep(bp, [builder.sext(b_off_v, i64)]))
+            ntap = builder.extract_value(tarr.shape, 0)
+            with cgutils.for_range(builder, ntap) as tl:
+                arow = builder.gep(a0, [builder.load(builder.gep(tarr.data, [tl.index]))])
+                with cgutils.for_range(builder, builder.sext(k_v, i64)) as kl:
+                    bb = builder.load(bcur)
+                    bvec = [builder.load(builder.bitcast(builder.gep(bb, [ir.Constant(i64, per_vec_b * j)]),
+                                                         bvty.as_pointer()), align=1) for j in range(nv)]
+                    kk = builder.mul(kl.index, ir.Constant(i64, e))
+                    for i in range(mr):
+                        ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, i)), kk)])
+                        av = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)  # E elements = 32 bits
+                        splat = builder.shuffle_vector(builder.insert_element(zero, av, ir.Constant(i32, 0)), zero, smask)
+                        if kind == "s8s8":
+                            sb = builder.bitcast(splat, v32i8)
+                            ua = builder.call(pabsb, [sb, ir.Constant(ir.IntType(1), 0)])
+                        for j in range(nv):
+                            acc = builder.load(accs[i][j])
+                            if kind == "s16":
+                                p = builder.call(pmaddwd, [builder.bitcast(splat, v16i16), bvec[j]])
+                                acc = builder.add(acc, p)
+                            elif kind == "s8s8":
+                                p16 = builder.call(pmaddubsw, [ua, builder.call(psignb, [bvec[j], sb])])
+                                acc = builder.add(acc, builder.call(pmaddwd, [p16, ones]))
+                            else:
+                                acc = builder.call(dpbusd, [acc, splat, bvec[j]])
+                            builder.store(acc, accs[i][j])
+                    builder.store(builder.gep(bb, [ir.Constant(i64, per_vec_b * nv)]), bcur)
+            for i in range(mr):
+                for j in range(nv):
+                    dst = builder.gep(cp, [ir.Constant(i64, (i * nv + j) * LANES8)])
+                    builder.store(builder.load(accs[i][j]), builder.bitcast(dst, v8i32.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _make_fallback(e, mr, nv):
+    nr = nv * LANES8
+
+    @njit(inline="always", **NUMBA_FLAGS_EXACT)
+    def tile(c, a, a_off, lda, taps, k_len, b, b_off):
+        for x in range(mr * nr):
+            c[x] = 0
+        q = b_off
+        for t in range(taps.shape[0]):
+            base = a_off + taps[t]
+            for k in range(k_len):
+                for i in range(mr):
+                    p = base + i * lda + e * k
+                    for j in range(nr):
+                        r = q + e * j
+                        s = np.int32(0)
+                        for u in range(e):
+                            s += np.int32(a[p + u]) * np.int32(b[r + u])
+                        c[i * nr + j] += s
+                q += e * nr
+
+    return tile
+
+
+_KINDS = {types.int16: ("s16", 2, HAS_AVX2), types.int8: ("s8s8", 4, HAS_AVX2), types.uint8: ("u8s8", 4, HAS_AVXVNNI)}
+_TILES = {}
+
+
+def tile_kernel(mr: int):
+    """The MR-row tile (NR = 16 columns): ``tile(c, a, a_off, lda, taps, k_len, b, b_off)`` inside ``@njit``
+    code overwrites ``c[:MR*NR]`` (all arrays 1-D, offsets in elements, ``k_len`` groups of E elements per
+    tap). The instruction kind follows ``a.dtype`` (module docstring)."""
+    if mr in _TILES:
+        return _TILES[mr]
+
+    def tile(c, a, a_off, lda, taps, k_len, b, b_off):  # typed by the overload below
+        raise NotImplementedError("only callable from @njit code")
+
+    impls = {}
+
+    @overload(tile, jit_options=NUMBA_FLAGS_EXACT)
+    def _ov(c, a, a_off, lda, taps, k_len, b, b_off):
+        kind, e, fast = _KINDS[a.dtype]
+        if kind not in impls:
+            impls[kind] = _make_intrinsic(kind, mr, NV) if fast else _make_fallback(e, mr, NV)
+        run = impls[kind]
+
+        def impl(c, a, a_off, lda, taps, k_len, b, b_off):
+            run(c, a, a_off, lda, taps, k_len, b, b_off)
+
+        return impl
+
+    _TILES[mr] = tile
+    return tile
