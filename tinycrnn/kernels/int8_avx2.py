@@ -5,9 +5,12 @@ the same twins (``ref.conv2d_int8_ref``, ``ref.pointwise_int8_ref``, ``ref.linea
 
 Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and recorded in every pack:
 
-- ``"avx2"``: convs on int16 pairs (``vpmaddwd``; their uint8 activations reach 255, too wide for
-  vpmaddubsw), the signed kernels (pointwise, linear, LSTM) on int8 quads (the vpsignb + vpmaddubsw
-  sign trick): no offsets, no corrections.
+- ``"avx2"``: everything on int16 pairs (``vpmaddwd``): activations and weights widened once when they
+  are quantised or packed; no offsets, no corrections. NOTE: the vpsignb + vpmaddubsw sign trick on int8
+  quads (:mod:`.tiles_avx2`, kind ``s8s8``) halves the bytes but was measured ~1.6x slower on Zen 3
+  (vpsignb and vpabsb compete with the multiplies for the same two pipes: 13 cycles per 256
+  multiply-adds against 8 for vpmaddwd), and the conv's uint8 activations (up to 255) cannot use
+  vpmaddubsw at all without saturating.
 - ``"avxvnni"``: everything on uint8 x int8 quads (VEX vpdpbusd); signed inputs enter as ``q + 128``
   and the exact correction ``128 * sum(w)`` is subtracted, as on the AVX-512 path.
 
@@ -21,25 +24,29 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
-from .activations import ACT_CODES, _act, _sigmoid, _tanh
+from .activations import ACT_CODES, _sigmoid, _tanh
 from .int8 import _ceil, _pixel_scales, _quant_nhwc_u8
 from .microkernel import TAP0
-from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, tile_kernel
+from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, tile_kernel
 
 #: Whether this module's kernels run on vector instructions here (``kernels.get_kernels`` uses them then).
 AVAILABLE = HAS_AVX2
 LAYOUT = "avxvnni" if HAS_AVXVNNI else "avx2"
-MRC = 6  # conv tile rows (pixels): 12 accumulators + 2 weight vectors + the broadcast
-MRS = 4  # signed-kernel tile rows: the sign trick needs 2 more temporaries per row pair
-_TC = tile_kernel(MRC)
-_TS = {m: tile_kernel(m) for m in (1, 2, 4)}
-_TS4 = _TS[4]
-_TS2 = _TS[2]
-_TS1 = _TS[1]
+MR = 6  # tile rows: 12 ymm accumulators + 2 weight vectors + the broadcast (+ vpmaddwd's product)
+_TC = _TS6 = tile_kernel(6)
+_TS4 = tile_kernel(4)
+_TS2 = tile_kernel(2)
+_TS1 = tile_kernel(1)
+
+
+def _types(layout):
+    """(E elements per group, dtype of a signed input entering the tile, the weights' dtype, input offset)."""
+    return (4, np.uint8, np.int8, 128) if layout == "avxvnni" else (2, np.int16, np.int16, 0)
 
 
 def _offset(layout):  # what a signed int8 input is shifted by to enter the tile, and its dtype
-    return (128, np.uint8) if layout == "avxvnni" else (0, np.int8)
+    e, adt, _, off = _types(layout)
+    return off, adt
 
 
 def _check_weights(w_q):
@@ -79,8 +86,8 @@ def _quant_nhwc_in(xt, inv_line, ph, pw, xp):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _conv(xp, sh, sw, taps, kg, wpk, s_line, w_scale, bias, code, raw, out, out_acc, ctile, sc, bo):
-    # acc (N, Ho, Wo, O) int32 = sum_taps,c xp * w  (MRC pixels x NR channels per tile); NHWC out =
+def _conv(xp, sh, sw, taps, kg, wpk, s_line, w_scale, bias, code, raw, out, out_acc, ctile, sc, bo, zc):
+    # acc (N, Ho, Wo, O) int32 = sum_taps,c xp * w  (MR pixels x NR channels per tile); NHWC out =
     # act(acc * (s_line[n] * w_scale[o]) + bias[o]) float32, or the raw acc into out_acc when raw
     n, hp, wp, cp = xp.shape
     if raw:
@@ -97,17 +104,15 @@ def _conv(xp, sh, sw, taps, kg, wpk, s_line, w_scale, bias, code, raw, out, out_
                 sc[j] = s_line[b] * w_scale[o0 + j]
                 bo[j] = bias[o0 + j]
             for oy in range(ho):
-                for x0 in range(0, wo, MRC):
+                for x0 in range(0, wo, MR):
                     _TC(ctile, xf, ((b * hp + oy * sh) * wp + x0 * sw) * cp, sw * cp, taps, kg, wpk, ob * blk)
-                    for i in range(min(MRC, wo - x0)):
+                    for i in range(min(MR, wo - x0)):
                         if raw:
                             dst = out_acc[b, oy, x0 + i]
                             for j in range(nj):
                                 dst[o0 + j] = ctile[i * NR + j]
                         else:
-                            dsf = out[b, oy, x0 + i]
-                            for j in range(nj):
-                                dsf[o0 + j] = _act(np.float32(ctile[i * NR + j]) * sc[j] + bo[j], code)
+                            epilogue(out[b, oy, x0 + i], o0, ctile, i * NR, zc, np.float32(1.0), sc, 0, bo, nj, code)
 
 
 def _conv_setup(shape, pack, stride, pad):
@@ -119,14 +124,14 @@ def _conv_setup(shape, pack, stride, pad):
     ho = (h + 2 * ph - kh) // sh + 1
     wo = (w + 2 * pw - kw) // sw + 1
     cp = _ceil(c, e)
-    wp = max(w + 2 * pw, (_ceil(wo, MRC) - 1) * sw + kw)
+    wp = max(w + 2 * pw, (_ceil(wo, MR) - 1) * sw + kw)
     xp = np.zeros((n, h + 2 * ph, wp, cp), dt)
     taps = np.array([(i * wp + j) * cp for i in range(kh) for j in range(kw)], np.int64)
     return xp, taps, cp // e, (n, ho, wo, o)
 
 
 def _scratch():
-    return np.empty(MRC * NR, np.int32), np.empty(NR, np.float32), np.empty(NR, np.float32)
+    return np.empty(MR * NR, np.int32), np.empty(NR, np.float32), np.empty(NR, np.float32), np.zeros(NR, np.int32)
 
 
 def conv2d_int8(x: np.ndarray, pack, w_scale: np.ndarray, bias, stride=(1, 1), pad=(0, 0), act: str = "none"):
@@ -207,12 +212,44 @@ def _quant_pixels(x, inv_pix, a, sx):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile, corr, sc):
-    # acc (MRS channels, NR pixels) int32 = (w_q + off) @ q per tile (weights broadcast, activations the vectors);
+def _quant_pixels2(x, inv_pix, a, sx):
+    # _quant_pixels with 2 int16 channels per uint32: q[n, 2k+j, p] in half j of a[n, p // NR, k, p % NR]
+    n, c, p_len = x.shape
+    _, pb_len, _, _ = a.shape
+    lo, hi = np.float32(-QMAX), np.float32(QMAX)
+    m16 = np.int32(65535)
+    kf = c // 2
+    for b in range(n):
+        for pb in range(pb_len):
+            p0 = pb * NR
+            m = min(NR, p_len - p0)
+            inv = inv_pix[b, p0 : p0 + m]
+            for k in range(kf):
+                x0 = x[b, 2 * k, p0 : p0 + m]
+                x1 = x[b, 2 * k + 1, p0 : p0 + m]
+                ak = a[b, pb, k]
+                for j in range(m):
+                    s = inv[j]
+                    q0 = np.int32(min(max(np.rint(x0[j] * s), lo), hi))
+                    q1 = np.int32(min(max(np.rint(x1[j] * s), lo), hi))
+                    ak[j] = np.uint32((q0 & m16) | ((q1 & m16) << 16))
+            if c > 2 * kf:
+                xc = x[b, c - 1, p0 : p0 + m]
+                ak = a[b, pb, kf]
+                for j in range(m):
+                    q = np.int32(min(max(np.rint(xc[j] * inv[j]), lo), hi))
+                    ak[j] = np.uint32(q & m16)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile, corr, bv):
+    # a (N, Pp/NR, G, NR) uint32 groups of E = 4 int8 or 2 int16 channels (af: its bytes as the tile's b dtype)
+    # acc (MR channels, NR pixels) int32 = (w_q + off) @ q per tile (weights broadcast, activations the vectors);
     # true acc = acc - off * sx[p]; out (N, O, P) float32 = act(acc * (s_pix[n, p] * w_scale[o]) + bias[o])
-    n, pb_len, k4, _ = a.shape
+    n, pb_len, kg, _ = a.shape
     p_len = out.shape[2]
     kp = wq.shape[1]
+    e = kp // kg
     wf = wq.reshape(-1)
     taps = TAP0
     for b in range(n):
@@ -221,25 +258,23 @@ def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile
             m = min(NR, p_len - p0)
             for j in range(m):
                 corr[j] = off * sx[b, p0 + j]
-            for o0 in range(0, o_len, MRS):
-                _TS4(ctile, wf, o0 * kp, kp, taps, k4, af, ((b * pb_len + pb) * k4) * NR * 4)
-                for i in range(min(MRS, o_len - o0)):
+            for o0 in range(0, o_len, MR):
+                _TS6(ctile, wf, o0 * kp, kp, taps, kg, af, ((b * pb_len + pb) * kg) * NR * e)
+                for i in range(min(MR, o_len - o0)):
                     o = o0 + i
-                    ws = w_scale[o]
-                    bo = bias[o]
-                    dst = out[b, o]
-                    for j in range(m):
-                        dst[p0 + j] = _act(np.float32(ctile[i * NR + j] - corr[j]) * (s_pix[b, p0 + j] * ws) + bo, code)
+                    for j in range(NR):
+                        bv[j] = bias[o]
+                    epilogue(out[b, o], p0, ctile, i * NR, corr, w_scale[o], s_pix[b], p0, bv, m, code)
 
 
 def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, C, 1, 1) int8, (O,)
-    """``w_q + off`` as ``(Op, Kp)`` rows of the broadcast dtype (O padded to MRS, C to 4; the padding is
-    ``off``, which meets zero activations): int8 rows for the sign trick, uint8 ``w_q + 128`` for vpdpbusd."""
+    """``w_q + off`` as ``(Op, Kp)`` rows of the broadcast dtype (O padded to MR, C to E; the padding is
+    ``off``, which meets zero activations): int16 rows for vpmaddwd, uint8 ``w_q + 128`` for vpdpbusd."""
     _check_weights(w_q)
-    off, dt = _offset(layout)
+    e, dt, _, off = _types(layout)
     o = w_q.shape[0]
     w2 = w_q.reshape(o, -1).astype(np.int16) + off
-    wq = np.full((_ceil(o, MRS), _ceil(w2.shape[1], 4)), off, dt)
+    wq = np.full((_ceil(o, MR), _ceil(w2.shape[1], e)), off, dt)
     wq[:o, : w2.shape[1]] = w2.astype(dt)
     return (wq, o, np.ascontiguousarray(w_scale, dtype=np.float32), off)
 
@@ -247,6 +282,7 @@ def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYO
 def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, C, H, W) -> (N, O, H, W)
     """1x1 stride-1 conv on signed inputs, one dynamic int8 scale per pixel (:func:`.int8.pointwise_int8`)."""
     wq, o, w_scale, off = pack
+    e = 4 if off else 2
     x = np.ascontiguousarray(x, dtype=np.float32)
     n, c, h, w = x.shape
     p_len = h * w
@@ -255,13 +291,16 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
     s = np.zeros((n, pp), np.float32)
     inv = np.empty((n, p_len), np.float32)
     _pixel_scales(x3, s, inv)
-    a = np.zeros((n, pp // NR, _ceil(c, 4) // 4, NR), np.uint32)
+    a = np.zeros((n, pp // NR, _ceil(c, e) // e, NR), np.uint32)
     sx = np.zeros((n, pp), np.int32)
-    _quant_pixels(x3, inv, a, sx)
+    if e == 4:
+        _quant_pixels(x3, inv, a, sx)
+    else:
+        _quant_pixels2(x3, inv, a, sx)  # sx stays 0: no offset to correct
     out = np.empty((n, o, h, w), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
-    _pointwise(wq, off, o, a, a.reshape(-1).view(np.int8), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
-               np.empty(MRS * NR, np.int32), np.empty(NR, np.int32), np.empty(NR, np.float32))
+    _pointwise(wq, off, o, a, a.reshape(-1).view(np.int8 if e == 4 else np.int16), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
+               np.empty(MR * NR, np.int32), np.empty(NR, np.int32), np.empty(NR, np.float32))
     return out
 
 
@@ -269,22 +308,22 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
 
 
 def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, K) int8, (O,) float32
-    """``(O/NR, K4, NR, 4)`` int8 plus ``corr[o] = off * sum_k w_q[o, k]`` (0 for the sign trick; 128 when
-    inputs enter vpdpbusd as ``x_q + 128``), the scales, O, K and the input offset."""
+    """``(O/NR, Kp/E, NR, E)`` int16 pairs (avx2) or int8 quads (avxvnni) plus ``corr[o] = off * sum_k w_q[o, k]``
+    (0, or 128 when inputs enter vpdpbusd as ``x_q + 128``), the scales, O, K and the input offset."""
     _check_weights(w_q)
-    off, _ = _offset(layout)
+    e, _, wdt, off = _types(layout)
     o, k = w_q.shape
-    kp, op = _ceil(k, 4), _ceil(o, NR)
-    w = np.zeros((op, kp), np.int8)
+    kp, op = _ceil(k, e), _ceil(o, NR)
+    w = np.zeros((op, kp), wdt)
     w[:o, :k] = w_q
-    wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // 4, 4).transpose(0, 2, 1, 3)).reshape(-1)
+    wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // e, e).transpose(0, 2, 1, 3)).reshape(-1)
     corr = (off * w_q.astype(np.int32).sum(axis=1)).astype(np.int32)
     return (wpk, corr, np.ascontiguousarray(w_scale, dtype=np.float32), o, k, off)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
 def _quant_rows(x, inv, rows_per_line, off, a):
-    # x (M, K) float32 -> a (Mp, Kp) int8 or uint8 = clip(rint(x * inv[m // rows_per_line]), -127, 127) + off
+    # x (M, K) float32 -> a (Mp, Kp) int16 or uint8 = clip(rint(x * inv[m // rows_per_line]), -127, 127) + off
     m_len, k_len = x.shape
     for m in range(m_len):
         s = inv[m // rows_per_line]
@@ -295,33 +334,35 @@ def _quant_rows(x, inv, rows_per_line, off, a):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _gemm(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y, ctile):
+def _gemm(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y, ctile, cv, wv, bv):
     # acc (M, O) int32 = (a - off) @ w.T ; y = act(acc * (s_line[m // rows] * w_scale[o]) + bias[o])
     mp, kp = a.shape
     o_len = y.shape[1]
     af = a.reshape(-1)
-    k4 = kp // 4
-    blk = k4 * NR * 4
+    e = 2 if a.itemsize == 2 else 4
+    kg = kp // e
+    blk = kp * NR
     taps = TAP0
     for ob in range(-(-o_len // NR)):
         o0 = ob * NR
         nj = min(NR, o_len - o0)
-        for m0 in range(0, m_len, MRS):
-            _TS4(ctile, af, m0 * kp, kp, taps, k4, wpk, ob * blk)
-            for i in range(min(MRS, m_len - m0)):
+        for j in range(nj):
+            cv[j] = corr[o0 + j]
+            wv[j] = w_scale[o0 + j]
+            bv[j] = bias[o0 + j]
+        for m0 in range(0, m_len, MR):
+            _TS6(ctile, af, m0 * kp, kp, taps, kg, wpk, ob * blk)
+            for i in range(min(MR, m_len - m0)):
                 m = m0 + i
-                sl = s_line[m // rows_per_line]
-                dst = y[m]
-                for j in range(nj):
-                    o = o0 + j
-                    dst[o] = _act(np.float32(ctile[i * NR + j] - corr[o]) * (sl * w_scale[o]) + bias[o], code)
+                epilogue(y[m], o0, ctile, i * NR, cv, s_line[m // rows_per_line], wv, 0, bv, nj, code)
 
 
-def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int8 | uint8, s (N,) float32)
+def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int16 | uint8, s (N,) float32)
     n, t_len, k = x.shape
     s = dynamic_scale_rows(x)
     inv = np.array([inv_scale(v) for v in s], np.float32)
-    a = np.full((_ceil(n * t_len, MRS), _ceil(k, 4)), off, _offset("avxvnni" if off else "avx2")[1])
+    e, adt, _, _ = _types("avxvnni" if off else "avx2")
+    a = np.full((_ceil(n * t_len, MR), _ceil(k, e)), off, adt)
     _quant_rows(np.ascontiguousarray(x, dtype=np.float32).reshape(n * t_len, k), inv, t_len, off, a)
     return a, s
 
@@ -330,7 +371,8 @@ def _linear_q(a, s, t_len, pack, bias, act, m_len):
     wpk, corr, w_scale, o, _, _ = pack
     y = np.empty((m_len, o), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
-    _gemm(a, m_len, t_len, wpk, corr, s, w_scale, b, ACT_CODES[act], y, np.empty(MRS * NR, np.int32))
+    _gemm(a, m_len, t_len, wpk, corr, s, w_scale, b, ACT_CODES[act], y, np.empty(MR * NR, np.int32),
+          np.empty(NR, np.int32), np.empty(NR, np.float32), np.empty(NR, np.float32))
     return y
 
 
@@ -355,25 +397,28 @@ def pack_lstm_int8(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, layout: str = LAYO
 @njit(**NUMBA_FLAGS_EXACT)
 def _lstm_rec(xw, whh, corr, hs, off, reverse, out, hq, z, c, ctile):
     # per step: acc (N, 4H) int32 = (hq - off) @ w_hh.T ; z = xw_t + acc * hs ; gates i, f, g, o
-    # hq (MRp, Kp) = rint(h * 127) + off; MRp in {1, 2, 4} lines share each weight load
+    # hq (MRp, Kp) = rint(h * 127) + off; MRp in {1, 2, 4, 6} lines share each weight load
     n, t_len, g4 = xw.shape
     hid = g4 // 4
     mrp, kp = hq.shape
     hf = hq.reshape(-1)
-    k4 = kp // 4
-    blk = k4 * NR * 4
+    e = 2 if hq.itemsize == 2 else 4
+    kg = kp // e
+    blk = kp * NR
     taps = TAP0
     hq[:, :] = off
     c[:, :] = 0.0
     for s in range(t_len):
         t = t_len - 1 - s if reverse else s
         for ob in range(-(-g4 // NR)):
-            if mrp == 4:
-                _TS4(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+            if mrp == 6:
+                _TS6(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
+            elif mrp == 4:
+                _TS4(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
             elif mrp == 2:
-                _TS2(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+                _TS2(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
             else:
-                _TS1(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
+                _TS1(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
             for b in range(n):
                 for j in range(min(NR, g4 - ob * NR)):
                     g = ob * NR + j
@@ -390,20 +435,20 @@ def _lstm_rec(xw, whh, corr, hs, off, reverse, out, hq, z, c, ctile):
 
 def bilstm_int8(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) float32 -> (N, T, 2H) float32
     """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`. Lines go through the
-    recurrence up to 4 at a time (the tile's rows), so a batch shares every recurrent weight load."""
+    recurrence up to 6 at a time (the tile's rows), so a batch shares every recurrent weight load."""
     n, t_len, _ = x.shape
     hid = fwd[3].shape[0] // 4
     off = fwd[5]
-    dt = _offset("avxvnni" if off else "avx2")[1]
+    e, dt, _, _ = _types("avxvnni" if off else "avx2")
     out = np.empty((n, t_len, 2 * hid), np.float32)
     a, s = _quantize_lines(x, off)
     for col0, (ih, whh, corr, hs, b, _), reverse in ((0, fwd, False), (hid, bwd, True)):
         xw = _linear_q(a, s, t_len, ih, b, "none", n * t_len).reshape(n, t_len, 4 * hid)
-        for b0 in range(0, n, MRS):
-            nb = min(MRS, n - b0)
-            mrp = 1 if nb == 1 else 2 if nb == 2 else 4
+        for b0 in range(0, n, MR):
+            nb = min(MR, n - b0)
+            mrp = 1 if nb == 1 else 2 if nb == 2 else 4 if nb <= 4 else 6
             ob = np.empty((nb, t_len, hid), np.float32)
-            _lstm_rec(xw[b0 : b0 + nb], whh, corr, hs, off, reverse, ob, np.empty((mrp, _ceil(hid, 4)), dt),
+            _lstm_rec(xw[b0 : b0 + nb], whh, corr, hs, off, reverse, ob, np.empty((mrp, _ceil(hid, e)), dt),
                       np.empty((nb, 4 * hid), np.float32), np.empty((nb, hid), np.float32), np.empty(mrp * NR, np.int32))
             out[b0 : b0 + nb, :, col0 : col0 + hid] = ob
     return out

@@ -178,3 +178,56 @@ def tile_kernel(mr: int):
 
     _TILES[mr] = tile
     return tile
+
+
+@intrinsic
+def epilogue(typingctx, dst, d0, ct, c0, corr, u, vs, v0, bs, nj, code):
+    """``dst[d0 + j] = act(float32(ct[c0 + j] - corr[j]) * (u * vs[v0 + j]) + bs[j])`` for ``j < nj <= 16``
+    (1-D arrays; ct, corr, vs and bs readable 16 elements on): one tile row's dequantisation, bias and
+    activation as 16-lane vector IR (two ymm per op on AVX2) with a masked store.
+
+    NOTE: written as IR because LLVM left the Numba loop scalar (vcvtsi2ss per element: half of PP-OCRv2
+    fc.1's 530K outputs' time). No fast-math flags, so mul and add round separately as in the twins; the
+    activation is :func:`.depthwise.ir_activation`, the AVX-512 epilogue's (HardSwish multiplies by 1/6)."""
+    sig = types.void(dst, d0, ct, c0, corr, u, vs, v0, bs, nj, code)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        from .depthwise import ir_activation
+        from .microkernel import LANES, ir_masked_f32
+
+        sa = signature.args
+        vals = [context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a for a, t in zip(args, sa)]
+        dst_v, d0_v, ct_v, c0_v, corr_v, u_v, vs_v, v0_v, bs_v, nj_v, code_v = vals
+        u_v = context.cast(builder, args[5], sa[5], types.float32)
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
+
+        def data(k, v):
+            return context.make_array(sa[k])(context, builder, v).data
+
+        def vload(ptr, off, ty):
+            return builder.load(builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer()), align=4)
+
+        def splat(x, ty):
+            z = ir.Constant(ty, None)
+            return builder.shuffle_vector(builder.insert_element(z, x, ir.Constant(i32, 0)), z, ir.Constant(ivec, None))
+
+        zero64 = ir.Constant(ir.IntType(64), 0)
+        acc = builder.sub(vload(data(2, ct_v), c0_v, ivec), vload(data(4, corr_v), zero64, ivec))
+        scale = builder.fmul(splat(u_v, vec), vload(data(6, vs_v), v0_v, vec))
+        y = builder.fadd(builder.fmul(builder.sitofp(acc, vec), scale), vload(data(8, bs_v), zero64, vec))
+        (y,) = ir_activation(builder, code_v, [y])
+        ptr = builder.gep(data(0, dst_v), [d0_v])
+        full = builder.icmp_signed(">=", nj_v, ir.Constant(ir.IntType(64), LANES))
+        with builder.if_else(full, likely=True) as (whole, part):
+            with whole:  # NOTE: a plain store: AVX2's masked store (vmaskmovps) is slow on AMD cores
+                builder.store(y, builder.bitcast(ptr, vec.as_pointer()), align=4)
+            with part:
+                mask = builder.icmp_signed("<", ir.Constant(ivec, list(range(LANES))), splat(builder.trunc(nj_v, i32), ivec))
+                _, mstore = ir_masked_f32(builder)
+                mstore(y, ptr, mask)
+        return context.get_dummy_value()
+
+    return sig, codegen
