@@ -6,11 +6,7 @@ the same twins (``ref.conv2d_int8_ref``, ``ref.pointwise_int8_ref``, ``ref.linea
 Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and recorded in every pack:
 
 - ``"avx2"``: everything on int16 pairs (``vpmaddwd``): activations and weights widened once when they
-  are quantised or packed; no offsets, no corrections. NOTE: the vpsignb + vpmaddubsw sign trick on int8
-  quads (:mod:`.tiles_avx2`, kind ``s8s8``) halves the bytes but was measured ~1.6x slower on Zen 3
-  (vpsignb and vpabsb compete with the multiplies for the same two pipes: 13 cycles per 256
-  multiply-adds against 8 for vpmaddwd), and the conv's uint8 activations (up to 255) cannot use
-  vpmaddubsw at all without saturating.
+  are quantised or packed; no offsets, no corrections (why not vpmaddubsw: :mod:`.tiles_avx2`).
 - ``"avxvnni"``: everything on uint8 x int8 quads (VEX vpdpbusd); signed inputs enter as ``q + 128``
   and the exact correction ``128 * sum(w)`` is subtracted, as on the AVX-512 path.
 
@@ -49,18 +45,12 @@ def _offset(layout):  # what a signed int8 input is shifted by to enter the tile
     return off, adt
 
 
-def _check_weights(w_q):
-    if w_q.size and int(w_q.min()) < -QMAX:
-        raise ValueError("int8 weights must lie in [-127, 127] (quant.QMAX): -128 breaks the vpsignb tile")
-
-
 # ---- conv2d (uint8 activations) -----------------------------------------------------------------
 
 
 def pack_conv_int8(w_q: np.ndarray, layout: str = LAYOUT):  # (O, C, kh, kw) int8 -> packed tuple
     """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` (C and O zero-padded): int16 pairs (E = 2) for vpmaddwd,
     int8 quads (E = 4) for vpdpbusd."""
-    _check_weights(w_q)
     o, c, kh, kw = w_q.shape
     e, dt = (4, np.int8) if layout == "avxvnni" else (2, np.int16)
     cp, op = _ceil(c, e), _ceil(o, NR)
@@ -270,7 +260,6 @@ def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile
 def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, C, 1, 1) int8, (O,)
     """``w_q + off`` as ``(Op, Kp)`` rows of the broadcast dtype (O padded to MR, C to E; the padding is
     ``off``, which meets zero activations): int16 rows for vpmaddwd, uint8 ``w_q + 128`` for vpdpbusd."""
-    _check_weights(w_q)
     e, dt, _, off = _types(layout)
     o = w_q.shape[0]
     w2 = w_q.reshape(o, -1).astype(np.int16) + off
@@ -310,7 +299,6 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
 def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, K) int8, (O,) float32
     """``(O/NR, Kp/E, NR, E)`` int16 pairs (avx2) or int8 quads (avxvnni) plus ``corr[o] = off * sum_k w_q[o, k]``
     (0, or 128 when inputs enter vpdpbusd as ``x_q + 128``), the scales, O, K and the input offset."""
-    _check_weights(w_q)
     e, _, wdt, off = _types(layout)
     o, k = w_q.shape
     kp, op = _ceil(k, e), _ceil(o, NR)

@@ -7,17 +7,18 @@ LLVM IR like :mod:`.microkernel`, with plain-loop twins.
 
 The kind follows the dtype of ``a`` (the broadcast operand), chosen when Numba types the call:
 
-- ``int16`` a, ``int16`` b, E = 2 (AVX2): ``vpmaddwd`` on sign-extended 16-bit pairs, then ``vpaddd``.
-  Exact: each pmaddwd lane is ``a0*b0 + a1*b1`` with |a|, |b| <= 2**15, at most 2**31 in magnitude only when
-  all four are -32768; here a is a uint8 activation (0..255) and b an int8 weight (-127..127), so a lane
-  is at most 2 * 255 * 127 = 64770 and there is no saturation anywhere (pmaddwd itself never saturates
-  except for that one all -32768 case). Used by the conv, whose uint8 activations reach 255.
-- ``int8`` a, ``int8`` b, E = 4 (AVX2): ``vpabsb`` of the broadcast a, ``vpsignb`` to move a's sign onto b,
-  ``vpmaddubsw`` (u8 x s8 pairs, saturating to int16), ``vpmaddwd`` with ones (int16 pairs -> int32),
-  ``vpaddd``. No saturation: |a| <= 127 and b in [-127, 127] (both quantised with QMAX = 127; b = -128
-  would not survive vpsignb, so the packers refuse it), so each int16 pair sum is at most
-  2 * 127 * 127 = 32258 < 32767. Used by the signed kernels (pointwise, linear, LSTM): same uops per
-  multiply-add as the int16 kind, half the bytes.
+- ``int16`` a, ``int16`` b, E = 2 (AVX2): ``vpmaddwd`` on 16-bit pairs (the int8 and uint8 values
+  widened when they are quantised or packed), then ``vpaddd`` into int32 accumulators. Exact, no 16-bit
+  saturation anywhere: pmaddwd multiplies int16 x int16 into full 32-bit products and adds the two of a
+  pair in 32 bits (it wraps only for -32768 * -32768 twice); here |a| <= 255 (uint8 conv activations)
+  or 127 and |b| <= 127, so a lane is at most 2 * 255 * 127 = 64770, and an int32 accumulator overflows
+  only after ~33000 such pairs (K > 66000; the models have K <= 2304).
+
+NOTE: ``vpmaddubsw`` (u8 x s8 pairs summed into int16) saturates: 2 * 255 * 127 > 32767 for the conv's
+uint8 activations. For the signed kernels (|a|, |b| <= 127) the vpabsb + vpsignb + vpmaddubsw +
+vpmaddwd(ones) sign trick is exact (2 * 127 * 127 = 32258) and halves the bytes, but was measured 1.6x
+slower than vpmaddwd on Zen 3 (13 against 8 cycles per 256 multiply-adds in a 4x16 tile: vpsignb and
+vpabsb compete for the multiply pipes), so it is not used.
 - ``uint8`` a, ``int8`` b, E = 4 (AVX-VNNI): ``vpdpbusd`` on ymm (``llvm.x86.avx512.vpdpbusd.256``, which
   LLVM encodes as VEX ``{vex} vpdpbusd`` with the ``avxvnni`` feature): 4 u8 x s8 products summed into each
   int32 lane without saturation, the AVX-512 VNNI tile's arithmetic on 256-bit registers.
@@ -54,9 +55,9 @@ def _make_intrinsic(kind, mr, nv):
         def codegen(context, builder, signature, args):
             c_v, a_v, a_off_v, lda_v, taps_v, k_v, b_v, b_off_v = args
             cty, aty, _, _, tty, _, bty, _ = signature.args
-            i64, i32, i16, i8 = ir.IntType(64), ir.IntType(32), ir.IntType(16), ir.IntType(8)
+            i64, i32, i16 = ir.IntType(64), ir.IntType(32), ir.IntType(16)
             v8i32 = ir.VectorType(i32, LANES8)
-            v16i16, v32i8 = ir.VectorType(i16, 16), ir.VectorType(i8, 32)
+            v16i16 = ir.VectorType(i16, 16)
             cp = context.make_array(cty)(context, builder, c_v).data
             ap = context.make_array(aty)(context, builder, a_v).data
             tarr = context.make_array(tty)(context, builder, taps_v)
@@ -69,13 +70,6 @@ def _make_intrinsic(kind, mr, nv):
             if kind == "s16":
                 e, bvty = 2, v16i16
                 pmaddwd = fn("llvm.x86.avx2.pmadd.wd", v8i32, [v16i16, v16i16])
-            elif kind == "s8s8":
-                e, bvty = 4, v32i8
-                pmaddwd = fn("llvm.x86.avx2.pmadd.wd", v8i32, [v16i16, v16i16])
-                pmaddubsw = fn("llvm.x86.avx2.pmadd.ub.sw", v16i16, [v32i8, v32i8])
-                psignb = fn("llvm.x86.avx2.psign.b", v32i8, [v32i8, v32i8])
-                pabsb = fn("llvm.abs.v32i8", v32i8, [v32i8, ir.IntType(1)])
-                ones = ir.Constant(v16i16, [1] * 16)
             else:  # u8s8
                 e, bvty = 4, v8i32
                 dpbusd = fn("llvm.x86.avx512.vpdpbusd.256", v8i32, [v8i32, v8i32, v8i32])
@@ -98,17 +92,11 @@ def _make_intrinsic(kind, mr, nv):
                         ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, i)), kk)])
                         av = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)  # E elements = 32 bits
                         splat = builder.shuffle_vector(builder.insert_element(zero, av, ir.Constant(i32, 0)), zero, smask)
-                        if kind == "s8s8":
-                            sb = builder.bitcast(splat, v32i8)
-                            ua = builder.call(pabsb, [sb, ir.Constant(ir.IntType(1), 0)])
                         for j in range(nv):
                             acc = builder.load(accs[i][j])
                             if kind == "s16":
                                 p = builder.call(pmaddwd, [builder.bitcast(splat, v16i16), bvec[j]])
                                 acc = builder.add(acc, p)
-                            elif kind == "s8s8":
-                                p16 = builder.call(pmaddubsw, [ua, builder.call(psignb, [bvec[j], sb])])
-                                acc = builder.add(acc, builder.call(pmaddwd, [p16, ones]))
                             else:
                                 acc = builder.call(dpbusd, [acc, splat, bvec[j]])
                             builder.store(acc, accs[i][j])
@@ -148,7 +136,7 @@ def _make_fallback(e, mr, nv):
     return tile
 
 
-_KINDS = {types.int16: ("s16", 2, HAS_AVX2), types.int8: ("s8s8", 4, HAS_AVX2), types.uint8: ("u8s8", 4, HAS_AVXVNNI)}
+_KINDS = {types.int16: ("s16", 2, HAS_AVX2), types.uint8: ("u8s8", 4, HAS_AVXVNNI)}
 _TILES = {}
 
 
