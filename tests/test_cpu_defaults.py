@@ -1,8 +1,10 @@
-"""Defaults follow the CPU: int8 models only where the int8 kernels have their fast path (AVX-512 VNNI).
+"""Defaults follow the CPU: int8 models only where the int8 kernels have a fast path (AVX-512 VNNI, or
+AVX2 with the tiles of kernels.int8_avx2).
 
-Without it the int8 tiles are portable loops, ~10-18x slower than the FP32 model on the same CPU, so
+Without one the int8 tiles are portable loops, ~10-18x slower than the FP32 model on the same CPU, so
 the page pipeline and its case model fall back to FP32 files and loading an int8 model warns. The
-other CPU is simulated by compiling for Haswell (AVX2), in a child process."""
+other CPUs are simulated by compiling for them, in a child process: Haswell (AVX2 + FMA, no AVX-512)
+and Nehalem (SSE4.2: no AVX at all)."""
 import os
 
 from conftest import AVX2_CPU, run_python
@@ -18,10 +20,10 @@ def test_fast_models_drops_int8_only_where_int8_is_slow():
 
 CHILD = """
 import warnings, tinycrnn
-from tinycrnn.kernels import microkernel
-assert microkernel.HAS_VEC and not microkernel.HAS_AVX512 and not microkernel.HAS_VNNI
+from tinycrnn.kernels import get_kernels, int8_is_fast, microkernel
+assert not microkernel.HAS_AVX512 and not microkernel.HAS_VNNI
 ocr = tinycrnn.OCR()
-print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1])
+print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1], int8_is_fast(), get_kernels("numba").conv2d_int8.__module__)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     tinycrnn.load_model("english_g2-int8")
@@ -29,10 +31,22 @@ with warnings.catch_warnings(record=True) as caught:
 print(len(caught), caught[0].message if caught else "")
 """
 
+#: An x86-64 CPU without AVX (Nehalem): no vector FP32 tiles, int8 on the portable loops.
+SSE_CPU = {"NUMBA_CPU_NAME": "nehalem",
+           "NUMBA_CPU_FEATURES": "+64bit,+cmov,+cx16,+mmx,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3"}
 
-def test_an_avx2_cpu_gets_fp32_defaults_and_a_warning(tmp_path):
+
+def test_an_avx2_cpu_gets_int8_defaults_on_the_avx2_tiles(tmp_path):
     out = run_python("-c", CHILD, env=dict(os.environ, **AVX2_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
     assert out.returncode == 0, out.stderr
     models, warned = out.stdout.splitlines()[-2:]
-    assert models == "ppocrv2_zh english_g2.tcrnn"
-    assert warned.startswith("1 english_g2_int8: int8 model on a CPU without AVX-512 VNNI")
+    assert models == "ppocrv2_zh_int8 english_g2_int8.tcrnn True tinycrnn.kernels.int8_avx2"
+    assert warned == "0 "
+
+
+def test_a_cpu_without_avx2_gets_fp32_defaults_and_a_warning(tmp_path):
+    out = run_python("-c", CHILD, env=dict(os.environ, **SSE_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    models, warned = out.stdout.splitlines()[-2:]
+    assert models == "ppocrv2_zh english_g2.tcrnn False tinycrnn.kernels.int8"
+    assert warned.startswith("1 english_g2_int8: int8 model on a CPU without AVX2 or AVX-512 VNNI")

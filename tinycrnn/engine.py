@@ -61,7 +61,7 @@ class Model:
         self.backend = backend or kernel_backend()
         kernels = get_kernels(self.backend)
         if self.manifest.get("quant") and self.backend == "numba" and not int8_is_fast():
-            warnings.warn(f"{self.name}: int8 model on a CPU without AVX-512 VNNI runs portable int8 loops, "
+            warnings.warn(f"{self.name}: int8 model on a CPU without AVX2 or AVX-512 VNNI runs portable int8 loops, "
                           "many times slower than the FP32 model here; load the FP32 model instead", RuntimeWarning,
                           stacklevel=3)
         tensors = model_file.tensors

@@ -51,17 +51,21 @@ def _linear_numba(x, weight, bias, act="none"):
 
 
 def int8_is_fast(backend: str = "numba") -> bool:
-    """Whether int8 models run on their fast path here: the Numba kernels on a CPU with AVX-512 VNNI.
+    """Whether int8 models run on a fast path here: the Numba kernels on a CPU with AVX-512 VNNI
+    (:mod:`.int8`) or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI).
 
-    Elsewhere the int8 tiles are portable loops, far slower than the FP32 models on the same CPU
-    (compiled for Haswell, AVX2 + FMA: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320 line;
-    benchmarks/RESULTS.md), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
+    Elsewhere (older x86, ARM today) the int8 tiles are portable loops, far slower than the FP32 models
+    on the same CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file
+    152 ms per 32x320 line), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
+    On AVX2 the int8 files are faster than FP32 and read the same texts as on AVX-512 (exact integer
+    kernels); figures in benchmarks/RESULTS.md ("CPUs without AVX-512 VNNI").
     """
     if backend != "numba":
         return False
+    from .int8_avx2 import AVAILABLE
     from .microkernel import HAS_VNNI
 
-    return HAS_VNNI
+    return HAS_VNNI or AVAILABLE
 
 
 def _graph_ref():

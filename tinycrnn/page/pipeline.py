@@ -174,7 +174,7 @@ class OCR:
     Args:
         model: a model name or ``.tcrnn`` path, or a ready :class:`tinycrnn.Recognizer`; default:
             the first of :data:`DEFAULT_MODELS` that is installed, skipping int8 models on CPUs
-            without a fast int8 path (AVX-512 VNNI).
+            without a fast int8 path (AVX2 or AVX-512 VNNI).
         detector: any object with ``detect(image) -> list of (4, 2) boxes`` (default :class:`LineDetector`).
         min_confidence: lines read with a lower confidence are left out.
         deskew: estimate and undo page skew (up to 15 degrees) before detection.
