@@ -159,7 +159,8 @@ def main(argv=None):
         med = {n: float(np.median(v)) for n, v in ts.items()}
         base = med.get("onnxruntime")
         cells = [f"{med[n]:7.2f}" + (f" {med[n] / base:5.2f}x" if base else "") for n in engines]
-        print(f"{f'{b}x1x64x{w}':<14} " + " ".join(f"{c:>15}" for c in cells))
+        print(f"{f'{b}x1x64x{w}':<14} " + " ".join(f"{c:>15}" for c in cells)
+              + f"   int8/fp32 {med['tinycrnn-int8'] / med['tinycrnn-fp32']:.2f}x")
         row = {"batch": b, "width": w, "median_ms": med, "min_ms": {n: float(np.min(v)) for n, v in ts.items()}}
         if b == 1 and w == 256 or b > 1:
             row["breakdown_ms"] = {k: breakdown(m, x, max(5, args.runs // 2)) for k, m in models.items()}

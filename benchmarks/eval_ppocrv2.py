@@ -222,6 +222,9 @@ def main(argv=None):
             if wall:
                 print(f"  {label:20s} wall min {min(wall) * 1000:6.2f} median {np.median(wall) * 1000:6.2f} | "
                       f"CPU min {min(cpu) * 1000:6.2f} median {np.median(cpu) * 1000:6.2f} ms")
+        for label, tc in list(zip(names, tcs))[1:]:  # e.g. --latency-models ppocrv2_zh,ppocrv2_zh-int8
+            print(f"  ratio {label}/{names[0]}: wall median {np.median(tc[0]) / np.median(tcs[0][0]):.2f}x, "
+                  f"CPU median {np.median(tc[1]) / np.median(tcs[0][1]):.2f}x")
         if to[0]:
             for label, tc in zip(names, tcs):
                 print(f"  ratio {label}/onnxruntime: wall median {np.median(tc[0]) / np.median(to[0]):.2f}x, "
