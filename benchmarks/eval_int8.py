@@ -11,6 +11,11 @@ INT8 issue: every set within 0.3 points of FP32, and >= 98% of images read ident
 INT8 output could switch to a class within TAU (natural-log probability) of its best and change the
 greedy text; flagged lines re-read in FP32 would agree by construction. Per TAU it prints the share of
 lines flagged and the agreement such a cascade would reach.
+
+``--twins N`` also reads the first N images of each set with the INT8 model on the NumPy reference
+kernels (``backend="numpy"``: the integer twins every Numba int8 path is bit-exact against, AVX-512 VNNI
+and AVX2 alike) and counts the texts equal to the Numba INT8 texts: run compiled for Haswell
+(``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` as tests/conftest.py AVX2_CPU) it checks the AVX2 tiles end to end.
 """
 import argparse
 import json
@@ -74,6 +79,8 @@ def main(argv=None):
     ap.add_argument("--json", help="write the per-set figures to this file")
     ap.add_argument("--margins", default="", metavar="TAUS",
                     help="comma-separated log-probability gaps, e.g. 0.05,0.1,0.2: cost of an FP32 fallback (above)")
+    ap.add_argument("--twins", type=int, default=0, metavar="N",
+                    help="also read the first N images per set with the INT8 model on the NumPy twins (above)")
     args = ap.parse_args(argv)
     import tinycrnn
 
@@ -101,6 +108,15 @@ def main(argv=None):
                        "diffs": [(os.path.basename(p), a, b) for p, a, b in zip(paths, texts["fp32"], texts["int8"]) if a != b][:20]}
         print(f"{ds:<12} {len(rows):>5} {acc['fp32']:7.2f} {acc['int8']:7.2f} {acc['int8'] - acc['fp32']:+7.2f} {agree:7.2f}"
               f" {f'-{lost}/+{gained}':>8}   ({texts['fp32_s']:.0f} s / {texts['int8_s']:.0f} s)")
+        if args.twins:
+            twin = tinycrnn.Recognizer(model=args.int8, backend="numpy")
+            sub = paths[: args.twins]
+            tt = [twin.decode(p).text for p in twin.probabilities([twin.load(p) for p in sub])]
+            same = sum(a == b for a, b in zip(tt, texts["int8"]))
+            results[ds]["int8_equals_twins"] = [same, len(sub)]
+            print(f"{'':<12} int8 texts equal to the NumPy twins' on {same}/{len(sub)} images"
+                  + "".join(f"; differs {os.path.basename(p)}: {a!r} twin {b!r}"
+                            for p, a, b in zip(sub, texts["int8"], tt) if a != b))
         if taus:
             blank = recs["int8"].model.blank_index
             margins = np.array([flip_margin(p, blank) for p in probs["int8"]])
