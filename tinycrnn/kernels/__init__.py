@@ -123,8 +123,8 @@ def get_kernels(backend: str) -> SimpleNamespace:
             from .compile_events import announce_compiles
             from .microkernel import HAS_VNNI
 
-            if int8_avx2.AVAILABLE and not HAS_VNNI:  # AVX2 (and AVX-VNNI) tiles; AVX-512 VNNI keeps int8
-                int8 = int8_avx2  # noqa: F811
+            # the AVX2 (and AVX-VNNI) tiles where AVX-512 VNNI is absent; AVX-512 VNNI keeps .int8
+            i8 = int8_avx2 if int8_avx2.AVAILABLE and not HAS_VNNI else int8
 
             announce_compiles()
 
@@ -138,14 +138,14 @@ def get_kernels(backend: str) -> SimpleNamespace:
                 pack_lstm=_pack_lstm_numba,
                 bilstm=lstm.bilstm,
                 pack_conv=conv.pack_conv,
-                pack_conv_int8=int8.pack_conv_int8,
-                conv2d_int8=int8.conv2d_int8,
-                pack_linear_int8=int8.pack_linear_int8,
-                linear_int8=int8.linear_int8,
-                pack_lstm_int8=int8.pack_lstm_int8,
-                bilstm_int8=int8.bilstm_int8,
-                pack_pointwise_int8=int8.pack_pointwise_int8,
-                pointwise_int8=int8.pointwise_int8,
+                pack_conv_int8=i8.pack_conv_int8,
+                conv2d_int8=i8.conv2d_int8,
+                pack_linear_int8=i8.pack_linear_int8,
+                linear_int8=i8.linear_int8,
+                pack_lstm_int8=i8.pack_lstm_int8,
+                bilstm_int8=i8.bilstm_int8,
+                pack_pointwise_int8=i8.pack_pointwise_int8,
+                pointwise_int8=i8.pointwise_int8,
                 se=se.se,
                 softmax=softmax.softmax,
                 resize_linear=resize.resize_linear,
