@@ -21,7 +21,7 @@ from numba import njit
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
 from .activations import ACT_CODES, _sigmoid, _tanh
-from .int8 import _ceil, _pixel_scales, _quant_nhwc_u8
+from .int8 import _ceil, _quant_nhwc_u8
 from .microkernel import TAP0
 from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, tile_kernel
 
@@ -202,6 +202,31 @@ def _quant_pixels(x, inv_pix, a, sx):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
+def _pixel_scales_bits(xi, s_pix, inv_pix, acc, accf):
+    # int8._pixel_scales on the float bits: xi (N, C, P) int32 = x's bits; |x| as bits (sign cleared) orders like
+    # |x| itself, so an integer running max (vpmaxsd) finds the same maximum; acc (P,) int32 scratch, accf its
+    # float32 view. NOTE: LLVM leaves the float max (``v if v > s else s``, no fast-math) scalar: 81 us of a
+    # 256 x 640 layer against 35 us here. A NaN input makes the pixel's scale NaN (the NumPy twin's max does too).
+    n, c, p_len = xi.shape
+    tiny = np.float32(1.1754944e-38)
+    m = np.int32(0x7FFFFFFF)
+    for b in range(n):
+        acc[:] = 0
+        for ci in range(c):
+            xr = xi[b, ci]
+            for p in range(p_len):
+                v = xr[p] & m
+                a = acc[p]
+                acc[p] = v if v > a else a
+        s = s_pix[b]
+        iv = inv_pix[b]
+        for p in range(p_len):
+            sc = accf[p] / np.float32(QMAX)
+            s[p] = sc
+            iv[p] = np.float32(1.0) / sc if sc >= tiny else np.float32(0.0)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
 def _quant_pixels2(x, inv_pix, a, sx):
     # _quant_pixels with 2 int16 channels per uint32: q[n, 2k+j, p] in half j of a[n, p // NR, k, p % NR]
     n, c, p_len = x.shape
@@ -279,7 +304,8 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
     x3 = x.reshape(n, c, p_len)
     s = np.zeros((n, pp), np.float32)
     inv = np.empty((n, p_len), np.float32)
-    _pixel_scales(x3, s, inv)
+    acc = np.empty(p_len, np.int32)
+    _pixel_scales_bits(x3.view(np.int32), s, inv, acc, acc.view(np.float32))
     a = np.zeros((n, pp // NR, _ceil(c, e) // e, NR), np.uint32)
     sx = np.zeros((n, pp), np.int32)
     if e == 4:
