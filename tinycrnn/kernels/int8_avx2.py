@@ -40,11 +40,6 @@ def _types(layout):
     return (4, np.uint8, np.int8, 128) if layout == "avxvnni" else (2, np.int16, np.int16, 0)
 
 
-def _offset(layout):  # what a signed int8 input is shifted by to enter the tile, and its dtype
-    e, adt, _, off = _types(layout)
-    return off, adt
-
-
 # ---- conv2d (uint8 activations) -----------------------------------------------------------------
 
 
