@@ -111,6 +111,21 @@ def test_coefficient_tables_are_the_same_bytes_on_every_platform():
     assert _tables_digest() == TABLES_SHA256
 
 
+def test_kernel_tables_equal_numpy_tables():
+    """The Numba kernel computes its tables itself (same IEEE ops, no fastmath): equal to NumPy's everywhere."""
+    from tinycrnn.kernels.resize import coefficients
+
+    for src in range(1, 81):
+        for dst in range(1, 131):
+            for clamp in (True, False):
+                for got, want in zip(coefficients(src, dst, clamp), linear_coefficients(src, dst, clamp)):
+                    np.testing.assert_array_equal(got, want, err_msg=f"{src} -> {dst} clamp={clamp}")
+    for src, dst in [(1961, 250), (251, 32), (17, 64), (90, 2880), (7, 4000)]:
+        for clamp in (True, False):
+            for got, want in zip(coefficients(src, dst, clamp), linear_coefficients(src, dst, clamp)):
+                np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_outputs_are_the_same_bytes_on_every_platform(backend):
     h = hashlib.sha256()

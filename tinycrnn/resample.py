@@ -6,7 +6,8 @@ OpenCV's uint8 result depends on the platform: on aarch64 it differs by 1 on ~10
 tolerance. :func:`linear_resize` reproduces OpenCV's generic x86 fixed-point path bit for bit (equal to
 ``cv2.resize`` on x86 for 1 and 3 channels, any up/down scale; tests/test_resize.py) with integer pixel
 arithmetic only, so it reads the same everywhere. Its coefficient tables come from NumPy's IEEE double
-and float32 ops, each correctly rounded, which no platform or compiler flag changes.
+and float32 ops, each correctly rounded (the Numba kernel repeats them without fastmath), which no
+platform changes.
 
 **Bicubic (Pillow).** EasyOCR squeezes crops taller than wide through ``PIL.Image.resize(..., BICUBIC)``, an
 antialiased (support scaled by the reduction factor), separable, fixed-point resampler. To read
@@ -122,7 +123,5 @@ def linear_resize(img: np.ndarray, width: int, height: int, backend: Optional[st
         raise InputTypeError(f"linear_resize expects a non-empty uint8 (H, W[, C]) image and a size >= 1, "
                              f"got {img.dtype} {img.shape} -> {width}x{height}")
     src = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
-    xs = linear_coefficients(src.shape[1], int(width), clamp=True)
-    ys = linear_coefficients(src.shape[0], int(height), clamp=False)
-    out = get_kernels(backend or kernel_backend()).resize_linear(src, *xs, *ys)
+    out = get_kernels(backend or kernel_backend()).resize_linear(src, int(width), int(height))
     return out if img.ndim == 3 else out[:, :, 0]

@@ -305,13 +305,17 @@ def bilstm_int8_ref(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) -> (N, 
     )
 
 
-def resize_linear_ref(img, x0, x1, a0, a1, y0, y1, b0, b1) -> np.ndarray:  # (H, W, C) u8 -> (h, w, C) u8
-    """OpenCV's fixed-point bilinear (tables from ``resample.linear_coefficients``): each row
+def resize_linear_ref(img: np.ndarray, width: int, height: int) -> np.ndarray:  # (H, W, C) u8 -> (h, w, C) u8
+    """OpenCV's fixed-point bilinear: tables from ``resample.linear_coefficients``, each row
     ``r = a0 * p[x0] + a1 * p[x1]`` (weights out of 2048), then per output row
     ``((b0 * (r[y0] >> 4)) >> 16 + (b1 * (r[y1] >> 4)) >> 16 + 2) >> 2``, all in integers."""
+    from ..resample import linear_coefficients
+
+    x0, x1, a0, a1 = (t.astype(np.int64) for t in linear_coefficients(img.shape[1], width, clamp=True))
+    y0, y1, b0, b1 = (t.astype(np.int64) for t in linear_coefficients(img.shape[0], height, clamp=False))
     p = img.astype(np.int64)
     r = p[:, x0] * a0[None, :, None] + p[:, x1] * a1[None, :, None]  # (H, w, C)
-    top = (b0[:, None, None].astype(np.int64) * (r[y0] >> 4)) >> 16
-    bottom = (b1[:, None, None].astype(np.int64) * (r[y1] >> 4)) >> 16
+    top = (b0[:, None, None] * (r[y0] >> 4)) >> 16
+    bottom = (b1[:, None, None] * (r[y1] >> 4)) >> 16
     # NOTE: at most (1020 + 2) >> 2 = 255 even when a pair of rounded weights sums to 2049: no clipping
     return ((top + bottom + 2) >> 2).astype(np.uint8)
