@@ -54,8 +54,13 @@ HAS_VNNI = HAS_AVX512 and "avx512vnni" in _FEATURES
 #: into two ymm ops. Compiled for Haswell on this machine (``NUMBA_CPU_NAME=haswell`` with Haswell's
 #: ``NUMBA_CPU_FEATURES``; ``.ci/run`` runs the kernel tests that way) english_g2 takes 20.65 ms per
 #: 64x256 line on them (``benchmarks/RESULTS.md``, "CPUs without AVX-512 VNNI"), against 42.4 ms on the
-#: plain loops in a one-off measurement. ARM is left on the plain loops: unmeasured.
+#: plain loops in a one-off measurement.
 HAS_VEC = HAS_AVX512 or {"avx2", "fma"} <= _FEATURES
+#: aarch64: NEON and FMA are part of the base ISA, so the generic vector IR always applies; the tiles come from
+#: :mod:`.tiles_arm` (``fmla``, and ``sdot`` or ``mul``/``sadalp`` chosen by :mod:`.cpu_features`).
+from .cpu_features import IS_AARCH64 as _ARM  # noqa: E402
+
+HAS_VEC = HAS_VEC or _ARM
 
 
 def ir_pointer_suffix(pointee):
@@ -213,8 +218,14 @@ def tile_kernel(kind: str, mr: int, nv: int):
     """
     key = (kind, mr, nv)
     if key not in _TILES:
-        fast = HAS_VNNI if kind == "u8s8" else HAS_VEC
-        _TILES[key] = _make_intrinsic(kind, mr, nv) if fast else _make_fallback(kind, mr, nv)
+        if _ARM:
+            from .cpu_features import arm_int8_kind
+            from .tiles_arm import make_tile
+
+            _TILES[key] = make_tile(arm_int8_kind() if kind == "u8s8" else kind, mr, nv, LANES)
+        else:
+            fast = HAS_VNNI if kind == "u8s8" else HAS_VEC
+            _TILES[key] = _make_intrinsic(kind, mr, nv) if fast else _make_fallback(kind, mr, nv)
     return _TILES[key]
 
 

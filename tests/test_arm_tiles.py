@@ -1,0 +1,93 @@
+"""aarch64 tiles (``kernels.tiles_arm``) against NumPy, and the CPU-feature dispatch that picks them.
+
+The tile tests run only on aarch64 (emulated in CI: ``.ci/arm64.sh``); the ``sdot`` tile only where both the CPU and
+Numba's target have dotprod (compiling it elsewhere aborts the process). The dispatch tests run everywhere.
+"""
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinycrnn.kernels import cpu_features
+from tinycrnn.kernels.cpu_features import DOTPROD_CPUS, IS_AARCH64, target_has_dotprod
+
+_RUNNERS = {}
+
+
+def _runner(kind, mr, nv):
+    from numba import njit
+
+    from tinycrnn.kernels.tiles_arm import make_tile
+
+    key = (kind, mr, nv)
+    if key not in _RUNNERS:
+        tile = make_tile(kind, mr, nv)
+        _RUNNERS[key] = njit(lambda c, a, lda, taps, k, b: tile(c, a, 0, lda, taps, k, b, 0))
+    return _RUNNERS[key]
+
+
+def _int8_kinds():
+    return ["neon", "sdot"] if cpu_features.arm_int8_kind() == "sdot" else ["neon"]
+
+
+@pytest.mark.skipif(not IS_AARCH64, reason="aarch64 tiles: run under ../shared/tools/arm64 emulation (.ci/arm64.sh)")
+@given(st.sampled_from([1, 2, 4, 8]), st.integers(1, 3), st.integers(1, 9), st.integers(0, 2**31 - 1), st.booleans())
+def test_arm_int8_tiles_match_numpy_exactly(mr, taps_n, k, seed, extreme):
+    """u8 x s8 tiles, int32 results equal to the exact products, including 255 x -128 everywhere (sdot's +128
+    correction and the int16 products of the ARMv8.0 tile at their limits)."""
+    rng = np.random.default_rng(seed)
+    nr = 32
+    lda = 4 * k * taps_n
+    taps = np.arange(taps_n, dtype=np.int64) * 4 * k
+    if extreme:
+        a = rng.choice(np.array([0, 1, 127, 128, 255], np.uint8), mr * lda)
+        b = rng.choice(np.array([-128, -127, -1, 0, 1, 127], np.int8), taps_n * k * nr * 4)
+    else:
+        a = rng.integers(0, 256, mr * lda, dtype=np.uint8)
+        b = rng.integers(-128, 128, taps_n * k * nr * 4, dtype=np.int8)
+    want = np.einsum("mkr,knr->mn", a.reshape(mr, taps_n * k, 4).astype(np.int64), b.reshape(taps_n * k, nr, 4).astype(np.int64))
+    for kind in _int8_kinds():
+        c = np.zeros(mr * nr, np.int32)
+        _runner(kind, mr, 2)(c, a, lda, taps, k, b)
+        np.testing.assert_array_equal(c.reshape(mr, nr), want, err_msg=kind)
+
+
+@pytest.mark.skipif(not IS_AARCH64, reason="aarch64 tiles: run under ../shared/tools/arm64 emulation (.ci/arm64.sh)")
+def test_arm_f32_tile_matches_fused_numpy():
+    """fmla tile: each product-sum rounded as one fused step per k (float64 reference within float32 rounding)."""
+    rng = np.random.default_rng(3)
+    for mr in (1, 2, 4, 8):
+        k, taps_n, nr = 13, 2, 32
+        af = rng.standard_normal(mr * k * taps_n).astype(np.float32)
+        bf = rng.standard_normal(taps_n * k * nr).astype(np.float32)
+        taps = np.arange(taps_n, dtype=np.int64) * k
+        want = af.reshape(mr, -1).astype(np.float64) @ bf.reshape(-1, nr).astype(np.float64)
+        c = np.zeros(mr * nr, np.float32)
+        _runner("f32", mr, 2)(c, af, k * taps_n, taps, k, bf)
+        np.testing.assert_allclose(c.reshape(mr, nr), want, rtol=1e-5, atol=1e-4)
+
+
+def test_target_dotprod_follows_feature_string_then_cpu_name():
+    assert target_has_dotprod("cortex-a76", "")
+    assert not target_has_dotprod("cortex-a72", "")
+    assert target_has_dotprod("generic", "+neon,+dotprod")
+    assert not target_has_dotprod("cortex-a76", "+neon,-dotprod")
+    assert not target_has_dotprod("some-future-core", "")  # unknown names: the safe ARMv8.0 tile
+    assert {"cortex-a76", "neoverse-n1"} <= DOTPROD_CPUS and "cortex-a72" not in DOTPROD_CPUS
+
+
+def test_hwcap_is_read_from_auxv_pairs(tmp_path):
+    auxv = tmp_path / "auxv"
+    auxv.write_bytes(struct.pack("<6Q", 6, 4096, 16, (1 << 20) | 0xFF, 0, 0))
+    assert cpu_features._hwcap_auxv(str(auxv)) == (1 << 20) | 0xFF
+    assert cpu_features._hwcap_auxv(str(tmp_path / "missing")) is None
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp\n")
+    assert "asimddp" in cpu_features._cpuinfo_features(str(info))
+
+
+def test_no_dotprod_off_aarch64():
+    if not IS_AARCH64:
+        assert not cpu_features.cpu_has_dotprod()

@@ -1,0 +1,155 @@
+"""The aarch64 (NEON) versions of :mod:`.microkernel`'s tiles: same call signature, same packed layouts, same results.
+
+# c (MR, NR) = sum over taps t and k < K: a[a_off + i*lda + taps[t] + k*E .. +E] . b[(t*K + k) block]
+
+The packed layouts are the AVX-512 ones (NR = 32 columns); a 128-bit register holds 4 of them, so one 8 x 32 tile
+would need 64 accumulators and AArch64 has 32 v-registers. Each tile is therefore emitted as sub-blocks of R rows x
+V registers (16-24 accumulators), each with its own pass over taps and K (a and b re-read from L1). Kinds:
+
+- ``"f32"``: ``llvm.fma.v4f32`` -> ``fmla v.4s`` (fused, like the x86 tile: results match it bit for bit).
+- ``"sdot"`` (ARMv8.2 dotprod: Pi 5 / Cortex-A76, Neoverse): SDOT multiplies signed x signed bytes, the packed
+  activations are unsigned, so the tile computes ``(a ^ 0x80) . b = (a - 128) . b`` and adds back ``128 * sum(b)``
+  per column, the column sums coming from one extra SDOT against a vector of ones per b register. Exact in int32.
+- ``"neon"`` (ARMv8.0: Pi 4 / Cortex-A72): ``u8 * s8`` fits int16 exactly (|product| <= 255 * 128 = 32640), so
+  ``mul v.8h`` on zero-/sign-extended bytes, then ``sadalp`` (pairwise add into int32 lanes) and one ``addp``
+  per output register at the end. Exact, no 16-bit sum is ever formed.
+"""
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+def _blocks(kind, mr, nvec):
+    # (row0, rows, vec0, vecs) sub-blocks covering mr rows x nvec 128-bit column registers
+    r = min(mr, 4)
+    if kind == "neon":
+        v = 2 if r == 4 else 4  # 2 int32 accumulators per b register
+    elif kind == "sdot":
+        v = 4  # plus v column-sum accumulators
+    else:
+        v = 4 if r == 4 else 8
+    v = min(v, nvec)
+    return [(r0, min(r, mr - r0), v0, min(v, nvec - v0)) for v0 in range(0, nvec, v) for r0 in range(0, mr, r)]
+
+
+def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
+    """The (``kind``, MR rows, ``nv * lanes`` columns) tile as a Numba intrinsic; ``tile(c, a, a_off, lda, taps,
+    k_len, b, b_off)`` overwrites ``c[:MR*NR]`` (row-major), like :func:`.microkernel.tile_kernel`'s tiles."""
+    from llvmlite import ir
+
+    nr = nv * lanes
+    nvec = nr // 4  # 128-bit registers per b row: 4 float32 or 4 columns x 4 bytes
+    blocks = _blocks(kind, mr, nvec)
+
+    @intrinsic
+    def tile(typingctx, c, a, a_off, lda, taps, k_len, b, b_off):
+        sig = types.void(c, a, a_off, lda, taps, k_len, b, b_off)
+
+        def codegen(context, builder, signature, args):
+            c_v, a_v, a_off_v, lda_v, taps_v, k_v, b_v, b_off_v = args
+            cty, aty, _, _, tty, _, bty, _ = signature.args
+            i8, i16, i32, i64, f32 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64), ir.FloatType()
+            v4i32, v16i8, v8i16 = ir.VectorType(i32, 4), ir.VectorType(i8, 16), ir.VectorType(i16, 8)
+            v4f32 = ir.VectorType(f32, 4)
+            cp = context.make_array(cty)(context, builder, c_v).data
+            ap = context.make_array(aty)(context, builder, a_v).data
+            tarr = context.make_array(tty)(context, builder, taps_v)
+            bp = context.make_array(bty)(context, builder, b_v).data
+            mod = builder.module
+            if kind == "f32":
+                acc_ty, per_k_a, per_vec_b = v4f32, 1, 4
+                fma = cgutils.get_or_insert_function(mod, ir.FunctionType(v4f32, [v4f32] * 3), "llvm.fma.v4f32")
+            else:
+                acc_ty, per_k_a, per_vec_b = v4i32, 4, 16
+            if kind == "sdot":
+                sdot = cgutils.get_or_insert_function(
+                    mod, ir.FunctionType(v4i32, [v4i32, v16i8, v16i8]), "llvm.aarch64.neon.sdot.v4i32.v16i8")
+                flip = ir.Constant(v16i8, [0x80] * 16)
+                ones = ir.Constant(v16i8, [1] * 16)
+            if kind == "neon":
+                saddlp = cgutils.get_or_insert_function(
+                    mod, ir.FunctionType(v4i32, [v8i16]), "llvm.aarch64.neon.saddlp.v4i32.v8i16")
+                addp = cgutils.get_or_insert_function(
+                    mod, ir.FunctionType(v4i32, [v4i32, v4i32]), "llvm.aarch64.neon.addp.v4i32")
+            a0 = builder.gep(ap, [builder.sext(a_off_v, i64)])
+            lda64 = builder.sext(lda_v, i64)
+            b0 = builder.gep(bp, [builder.sext(b_off_v, i64)])
+            k64 = builder.sext(k_v, i64)
+            ntap = builder.extract_value(tarr.shape, 0)
+            zero = ir.Constant(acc_ty, None)
+            izero4 = ir.Constant(v4i32, None)
+            lo8 = ir.Constant(v16i8, None)
+            col_sums = {}
+
+            def c64(x):
+                return ir.Constant(i64, x)
+
+            for r0, nrow, v0, nv_blk in blocks:
+                nacc = 2 if kind == "neon" else 1
+                accs = [[[cgutils.alloca_once_value(builder, zero) for _ in range(nacc)] for _ in range(nv_blk)]
+                        for _ in range(nrow)]
+                want_sums = kind == "sdot" and v0 not in col_sums
+                sums = [cgutils.alloca_once_value(builder, izero4) for _ in range(nv_blk)] if want_sums else []
+                bcur = cgutils.alloca_once_value(builder, builder.gep(b0, [c64(per_vec_b * v0)]))
+                with cgutils.for_range(builder, ntap) as tl:
+                    arow = builder.gep(a0, [builder.load(builder.gep(tarr.data, [tl.index]))])
+                    with cgutils.for_range(builder, k64) as kl:
+                        bb = builder.load(bcur)
+                        bvec = []
+                        for j in range(nv_blk):
+                            ptr = builder.bitcast(builder.gep(bb, [c64(per_vec_b * j)]), (v4f32 if kind == "f32" else v16i8).as_pointer())
+                            bvec.append(builder.load(ptr, align=1))
+                        if kind == "neon":
+                            wide = []
+                            for x in bvec:
+                                lo = builder.shuffle_vector(x, lo8, ir.Constant(ir.VectorType(i32, 8), list(range(8))))
+                                hi = builder.shuffle_vector(x, lo8, ir.Constant(ir.VectorType(i32, 8), list(range(8, 16))))
+                                wide.append((builder.sext(lo, v8i16), builder.sext(hi, v8i16)))
+                        if want_sums:
+                            for j in range(nv_blk):
+                                builder.store(builder.call(sdot, [builder.load(sums[j]), ones, bvec[j]]), sums[j])
+                        kk = builder.mul(kl.index, c64(per_k_a))
+                        for i in range(nrow):
+                            ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), kk)])
+                            if kind == "f32":
+                                av = builder.load(ptr, align=4)
+                                splat = builder.shuffle_vector(builder.insert_element(ir.Constant(v4f32, None), av, ir.Constant(i32, 0)),
+                                                               ir.Constant(v4f32, None), izero4)
+                                for j in range(nv_blk):
+                                    acc = accs[i][j][0]
+                                    builder.store(builder.call(fma, [splat, bvec[j], builder.load(acc)]), acc)
+                                continue
+                            aw = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)
+                            if kind == "sdot":
+                                s4 = builder.shuffle_vector(builder.insert_element(izero4, aw, ir.Constant(i32, 0)), izero4, izero4)
+                                sa = builder.xor(builder.bitcast(s4, v16i8), flip)
+                                for j in range(nv_blk):
+                                    acc = accs[i][j][0]
+                                    builder.store(builder.call(sdot, [builder.load(acc), sa, bvec[j]]), acc)
+                                continue
+                            a4 = builder.zext(builder.bitcast(aw, ir.VectorType(i8, 4)), ir.VectorType(i16, 4))
+                            a8 = builder.shuffle_vector(a4, ir.Constant(ir.VectorType(i16, 4), None),
+                                                        ir.Constant(ir.VectorType(i32, 8), [0, 1, 2, 3, 0, 1, 2, 3]))
+                            for j in range(nv_blk):
+                                for h in range(2):
+                                    acc = accs[i][j][h]
+                                    prod = builder.mul(a8, wide[j][h])
+                                    builder.store(builder.add(builder.load(acc), builder.call(saddlp, [prod])), acc)
+                        builder.store(builder.gep(bb, [c64(per_vec_b * nvec)]), bcur)
+                if want_sums:
+                    col_sums[v0] = [builder.shl(builder.load(s), ir.Constant(v4i32, [7] * 4)) for s in sums]
+                for i in range(nrow):
+                    for j in range(nv_blk):
+                        if kind == "neon":
+                            val = builder.call(addp, [builder.load(accs[i][j][0]), builder.load(accs[i][j][1])])
+                        else:
+                            val = builder.load(accs[i][j][0])
+                        if kind == "sdot":
+                            val = builder.add(val, col_sums[v0][j])
+                        dst = builder.gep(cp, [c64((r0 + i) * nr + 4 * (v0 + j))])
+                        builder.store(val, builder.bitcast(dst, acc_ty.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
