@@ -84,6 +84,26 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
             def c64(x):
                 return ir.Constant(i64, x)
 
+            def _sdot_quad(q, arow, r0, nrow, nv_blk, accs, sums):
+                # 4 k steps: one 16-byte load (+ eor) per row, then SDOT by element (lane u of the row's register)
+                v16p = v16i8.as_pointer()
+                arows = []
+                for i in range(nrow):
+                    ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), builder.mul(q, c64(16)))])
+                    arows.append(builder.bitcast(builder.xor(builder.load(builder.bitcast(ptr, v16p), align=1), flip), v4i32))
+                for u in range(4):
+                    bb = builder.load(bcur)
+                    bvec = [builder.load(builder.bitcast(builder.gep(bb, [c64(16 * j)]), v16p), align=1) for j in range(nv_blk)]
+                    if sums is not None:
+                        for j in range(nv_blk):
+                            builder.store(builder.call(sdot, [builder.load(sums[j]), bvec[j], ones]), sums[j])
+                    for i in range(nrow):
+                        lane = builder.bitcast(builder.shuffle_vector(arows[i], izero4, ir.Constant(v4i32, [u] * 4)), v16i8)
+                        for j in range(nv_blk):
+                            acc = accs[i][j][0]
+                            builder.store(builder.call(sdot, [builder.load(acc), bvec[j], lane]), acc)
+                    builder.store(builder.gep(bb, [c64(per_vec_b * nvec)]), bcur)
+
             for r0, nrow, v0, nv_blk in blocks:
                 nacc = 2 if kind == "neon" else 1
                 accs = [[[cgutils.alloca_once_value(builder, zero) for _ in range(nacc)] for _ in range(nv_blk)]
@@ -93,7 +113,12 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                 bcur = cgutils.alloca_once_value(builder, builder.gep(b0, [c64(per_vec_b * v0)]))
                 with cgutils.for_range(builder, ntap) as tl:
                     arow = builder.gep(a0, [builder.load(builder.gep(tarr.data, [tl.index]))])
-                    with cgutils.for_range(builder, k64) as kl:
+                    kmain = c64(0)
+                    if kind == "sdot":
+                        kmain = builder.mul(builder.sdiv(k64, c64(4)), c64(4))
+                        with cgutils.for_range(builder, builder.sdiv(k64, c64(4))) as ql:
+                            _sdot_quad(ql.index, arow, r0, nrow, nv_blk, accs, sums if want_sums else None)
+                    with cgutils.for_range(builder, builder.sub(k64, kmain)) as kl:
                         bb = builder.load(bcur)
                         bvec = []
                         for j in range(nv_blk):
@@ -108,7 +133,7 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                         if want_sums:
                             for j in range(nv_blk):
                                 builder.store(builder.call(sdot, [builder.load(sums[j]), ones, bvec[j]]), sums[j])
-                        kk = builder.mul(kl.index, c64(per_k_a))
+                        kk = builder.mul(builder.add(kl.index, kmain), c64(per_k_a))
                         for i in range(nrow):
                             ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), kk)])
                             if kind == "f32":
