@@ -34,7 +34,11 @@ AVX2_CPU = {"NUMBA_CPU_NAME": "haswell",
 @pytest.fixture(scope="session")
 def ref_cases():
     with open(os.path.join(REF, "cases.json"), encoding="utf-8") as f:
-        return json.load(f)
+        cases = json.load(f)
+    # NOTE: TINYCRNN_PARITY_CASES=N keeps the first N cases (the emulated aarch64 pass, .ci/arm64.sh: ~7 s a line)
+    if os.environ.get("TINYCRNN_PARITY_CASES"):
+        cases["cases"] = cases["cases"][: int(os.environ["TINYCRNN_PARITY_CASES"])]
+    return cases
 
 
 @pytest.fixture(scope="session", params=["numpy", "numba"])

@@ -3,6 +3,7 @@
 The tile tests run only on aarch64 (emulated in CI: ``.ci/arm64.sh``); the ``sdot`` tile only where both the CPU and
 Numba's target have dotprod (compiling it elsewhere aborts the process). The dispatch tests run everywhere.
 """
+import os
 import struct
 
 import numpy as np
@@ -91,3 +92,33 @@ def test_hwcap_is_read_from_auxv_pairs(tmp_path):
 def test_no_dotprod_off_aarch64():
     if not IS_AARCH64:
         assert not cpu_features.cpu_has_dotprod()
+
+
+def _asm_ops(kind, mr):
+    import re
+
+    import numba as nb
+
+    from tinycrnn.kernels.microkernel import tile_kernel
+
+    sig = (nb.int32[::1] if kind == "u8s8" else nb.float32[::1], nb.uint8[::1] if kind == "u8s8" else nb.float32[::1],
+           nb.int64, nb.int64[::1], nb.int64, nb.int8[::1] if kind == "u8s8" else nb.float32[::1])
+    tile = tile_kernel(kind, mr, 2)
+    run = nb.njit(sig)(lambda c, a, lda, taps, k, b: tile(c, a, 0, lda, taps, k, b, 0))
+    asm = "\n".join(run.inspect_asm().values())
+    return set(re.findall(r"^\s+([a-z][a-z0-9.]*)\s", asm, re.M))
+
+
+@pytest.mark.skipif(not IS_AARCH64, reason="aarch64 code generation: run under emulation (.ci/arm64.sh)")
+def test_arm_hot_loops_use_fmla_and_the_expected_int8_instruction():
+    """The production tiles (``microkernel.tile_kernel``) compile to ``fmla`` and to ``sdot`` (dotprod) or ``sadalp``
+    (ARMv8.0). ``TINYCRNN_EXPECT_ARM_INT8=sdot|neon`` (set by .ci/arm64.sh per emulated CPU) pins the dispatch."""
+    expect = os.environ.get("TINYCRNN_EXPECT_ARM_INT8")
+    kind = cpu_features.arm_int8_kind()
+    if expect:
+        assert kind == expect
+    assert "fmla" in _asm_ops("f32", 8)
+    ops = _asm_ops("u8s8", 8)
+    assert ("sdot" if kind == "sdot" else "sadalp") in ops, sorted(ops)
+    if kind == "neon":
+        assert "sdot" not in ops
