@@ -4,7 +4,7 @@
 # ARM tiles against NumPy + their instruction check (fmla; sdot or sadalp), the int8 kernel twins, a few english_g2 and
 # PP-OCRv2 parity cases (a76), and reads the sample line with all four shipped models on both builds (no SIGILL).
 # Needs root and ../shared/tools/arm64 (setup_arm64.sh, ~4 min once); skips with the reason otherwise.
-# Wall time on this machine (2 cores, Zen 3): ~1.5 min with warm Numba caches, ~6 min cold (see /work/notes/arm64.md).
+# Wall time on this machine (2 cores, Zen 3): 3.5 min with warm Numba caches, 17.5 min cold (first run after a kernel change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=${ARM64_TOOLS:-$(cd .. && pwd)/shared/tools/arm64}
