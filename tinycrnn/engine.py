@@ -61,9 +61,10 @@ class Model:
         self.backend = backend or kernel_backend()
         kernels = get_kernels(self.backend)
         if self.manifest.get("quant") and self.backend == "numba" and not int8_is_fast():
-            warnings.warn(f"{self.name}: int8 model on a CPU without AVX2 or AVX-512 VNNI runs portable int8 loops, "
-                          "many times slower than the FP32 model here; load the FP32 model instead", RuntimeWarning,
-                          stacklevel=3)
+            warnings.warn(f"{self.name}: int8 model on a CPU without AVX2 or AVX-512 VNNI, where tinycrnn's int8 "
+                          "kernels are not measured faster than its FP32 ones (x86 without AVX2: portable loops; ARM: "
+                          "NEON tiles, only instruction counts under emulation so far); load the FP32 model instead",
+                          RuntimeWarning, stacklevel=3)
         tensors = model_file.tensors
         probe_h = self.height or -(-_PROBE_HEIGHT // self.multiple) * self.multiple
         probe: Tuple[int, ...] = (self.channels, probe_h, -(-_PROBE_WIDTH // self.multiple) * self.multiple)

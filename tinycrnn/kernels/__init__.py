@@ -54,9 +54,11 @@ def int8_is_fast(backend: str = "numba") -> bool:
     """Whether int8 models run on a fast path here: the Numba kernels on a CPU with AVX-512 VNNI
     (:mod:`.int8`) or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI).
 
-    Elsewhere (older x86, ARM today) the int8 tiles are portable loops, far slower than the FP32 models
-    on the same CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file
-    152 ms per 32x320 line), so the defaults choose FP32 models there (``page.pipeline.fast_models``).
+    On x86 without AVX2 the int8 tiles are portable loops, far slower than the FP32 models on the same
+    CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320
+    line). On aarch64 they are NEON tiles (:mod:`.tiles_arm`: sdot on ARMv8.2, mul + sadalp on ARMv8.0),
+    measured only as executed instructions under emulation (a76: english_g2 int8 0.71x its FP32 model; a72:
+    2.3x), not timed on a real core, so the defaults keep FP32 models there (``page.pipeline.fast_models``).
     On AVX2 the int8 files are faster than FP32 and read the same texts as on AVX-512 (exact integer
     kernels); figures in benchmarks/RESULTS.md ("CPUs without AVX-512 VNNI").
     """
