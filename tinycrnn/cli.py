@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_warmup(sub)
     _add_eval(sub)
     _add_bench(sub)
+    from .batch.cli import add_parser as _add_batch
+
+    _add_batch(sub)
     return ap
 
 
