@@ -94,7 +94,11 @@ def run_command(args) -> int:
                 min_confidence=args.min_confidence, ordered=args.ordered, retry_errors=args.retry_errors)
     stats = RunStats()
     if args.ray:
+        import logging
+
         from .ray import run_on_ray
+
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # one line per dataset run is Ray's INFO
 
         records = run_on_ray(args.inputs, address=args.ray, out=journal, actors=args.workers, stats=stats, **opts)
     else:

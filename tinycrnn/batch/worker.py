@@ -26,6 +26,8 @@ def pin_threads(n: int = 1) -> None:
     # that asked for it), never in the user's process.
     for var in THREAD_VARS:
         os.environ[var] = str(n)
+    if "numpy" in sys.modules:
+        _pin_loaded_blas(n)
     if "numba" in sys.modules:
         import numba
 
@@ -33,6 +35,29 @@ def pin_threads(n: int = 1) -> None:
     import cv2
 
     cv2.setNumThreads(n)
+
+
+def _pin_loaded_blas(n: int) -> None:
+    """Set the thread count of an OpenBLAS that is loaded already (a Ray worker imports numpy before any actor
+    code runs, so the variables come too late): through its own ``*openblas_set_num_threads*`` call."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1].lower()}
+    except OSError:
+        return
+    for lib in libs:
+        try:
+            handle = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for name in ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads64_",
+                     "scipy_openblas_set_num_threads"):
+            fn = getattr(handle, name, None)
+            if fn is not None:
+                fn(ctypes.c_int(n))
+                break
 
 
 class Reader:
