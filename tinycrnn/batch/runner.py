@@ -22,6 +22,9 @@ from .worker import worker_main
 
 log = logging.getLogger("tinycrnn")
 
+#: Chunks a worker holds (the one it reads and the next ones): enough that it never waits for a busy parent
+#: between 20 ms line crops on a loaded machine; what a killed worker held beyond its current image is requeued.
+PREFETCH = 4
 #: Seconds a worker gets to exit after being asked (or terminated) before it is killed.
 STOP_TIMEOUT = 3.0
 
@@ -76,8 +79,8 @@ class Pool:
         child.close()
         return _Worker(proc, parent)
 
-    def run(self, tasks: Sequence[Tuple[int, str]], chunksize: int = 1, prefetch: int = 2) -> Iterator[Tuple[int, Dict]]:
-        """Yield ``(index, record)`` for every task, in completion order."""
+    def run(self, tasks: Sequence[Tuple[int, str]], chunksize: int = 1, prefetch: int = PREFETCH) -> Iterator[Tuple[int, Dict]]:
+        """Yield ``(index, record)`` for every task, in completion order; a worker holds ``prefetch`` chunks."""
         todo: Deque[Tuple[int, str]] = deque(tasks)
         limit = max(1, chunksize) * max(1, prefetch)
         while todo or any(w.held for w in self.workers):
@@ -184,7 +187,7 @@ def run(inputs: Union[str, Sequence[str]], out: Optional[str] = None, workers: O
         mode, model, decode_options, case, min_confidence: see :class:`~tinycrnn.batch.worker.Reader`.
         ordered: yield (and write) in input order instead of completion order.
         retry_errors: read again the images ``out`` holds error records for.
-        chunksize: paths sent to a worker per message (a worker holds at most two chunks).
+        chunksize: paths sent to a worker per message (a worker holds at most :data:`PREFETCH` chunks).
         stats: a :class:`RunStats` to fill in.
 
     Yields:
