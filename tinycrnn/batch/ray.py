@@ -73,7 +73,8 @@ def run_on_ray(inputs: Union[str, Sequence[str]], address: Optional[str] = "auto
         actors: actors of one CPU each (default: the cluster's CPUs less one, so Ray Data keeps a free CPU
             for its own tasks; at least 1). Ray places them (on the two-node test cluster: one per node).
         send_bytes: the driver reads each file and ships its bytes through the object store (clusters without
-            shared storage); by default actors open the paths themselves.
+            shared storage; the driver holds every file first, so for small runs: at scale feed ``OCRActor``
+            from ``ray.data.read_binary_files(..., include_paths=True)``); by default actors open the paths.
         Others: see :func:`tinycrnn.batch.run`.
     """
     from .runner import RunStats, _ordered
