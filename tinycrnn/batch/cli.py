@@ -48,20 +48,26 @@ class ProgressLine:
     def __init__(self, total: int, stream: TextIO, enabled: bool):
         self.total, self.stream = total, stream
         self.enabled = enabled and getattr(stream, "isatty", lambda: False)()
-        self.t0 = time.perf_counter()
+        self.t0, self.lines0 = time.perf_counter(), 0
         self.last = 0.0
 
     def update(self, stats) -> None:
+        """Called after each record; rates count from the first record, so worker start-up does not skew them."""
         now = time.perf_counter()
+        if stats.done == 1:
+            self.t0, self.lines0 = now, stats.lines
         if not self.enabled or (now - self.last < 0.2 and stats.done < self.total):
             return
         self.last = now
-        dt = max(now - self.t0, 1e-9)
-        rate = stats.done / dt
-        eta = int((self.total - stats.done) / rate) if rate > 0 else 0
+        dt = now - self.t0
         err = f"  {stats.errors} errors" if stats.errors else ""
-        self.stream.write(f"\rbatch {stats.done}/{self.total}  {rate:.2f} images/s  {stats.lines / dt:.1f} lines/s  "
-                          f"eta {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}{err} \x1b[K")
+        speed = ""
+        if stats.done > 1 and dt > 0.5:
+            rate = (stats.done - 1) / dt
+            eta = int((self.total - stats.done) / rate)
+            speed = (f"  {rate:.2f} images/s  {(stats.lines - self.lines0) / dt:.1f} lines/s  "
+                     f"eta {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
+        self.stream.write(f"\rbatch {stats.done}/{self.total}{speed}{err} \x1b[K")
         self.stream.flush()
 
     def close(self) -> None:
