@@ -2,6 +2,7 @@
 ``ray start --block`` in its own session so the test can stop exactly what it started (never ``ray stop``,
 which would stop every Ray on the machine)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -94,6 +95,7 @@ class LocalRayCluster:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __exit__(self, *exc):
         self.stop()
