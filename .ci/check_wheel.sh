@@ -24,7 +24,8 @@ pip_args=(-q --disable-pip-version-check)
 [ -n "${CONSTRAINTS:-}" ] && pip_args+=(-c "$repo/$CONSTRAINTS")
 # a current pip: the one a venv seeds can be years old, and its resolver backtracks for minutes on the test extras
 "$py" -m pip install "${pip_args[@]}" --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-"$py" -m pip install "${pip_args[@]}" "$wheel[test,serve]" 2>&1 | grep -v "^WARNING: Location" || true
+extras=serve; [ "${SUITE:-1}" != 0 ] && extras=test,serve   # the test extras only where the suite runs
+"$py" -m pip install "${pip_args[@]}" "$wheel[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
 echo "$("$py" -V), $("$py" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE "^(numpy|numba|llvmlite|opencv-python-headless) " | tr -s ' ' | paste -sd, -)"
 
 mkdir "$work/empty" && cd "$work/empty"
