@@ -2,6 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.eval_pages --model ppocrv2_zh
     python -m benchmarks.eval_pages --model ort:ppocrv2   # onnxruntime stand-in (bench extra)
+    python -m benchmarks.eval_pages --data ../shared/data/sroie_photo --detector db --half even
 
 Detection: predicted line boxes matched one-to-one to ground-truth boxes at IoU >= 0.5 (greedy by
 IoU, axis-aligned bounding rectangles). Tokens: case-insensitive whitespace tokens, multiset match
@@ -89,10 +90,36 @@ class GivenBoxes:
         return [np.asarray(b, np.float32).reshape(4, 2) for b in self.boxes]
 
 
-def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = "", oracle: bool = False) -> Dict:
+def make_detector(name: str, **kw):
+    """``--detector``: "lines" / "auto" / "db" as OCR takes them; "db" falls back to the onnxruntime
+    stand-ins of the DB models (benchmarks/_ppocr_det_ort.py) while the engine does not have them,
+    "db-ort" always uses them. DB options (``kw``) go to :class:`tinycrnn.page.db.DBDetector`."""
+    from tinycrnn.page.choose import db_installed
+    from tinycrnn.page.db import DBDetector
+
+    if name == "db-ort" or (name == "db" and not db_installed()):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _ppocr_det_ort import OrtModel
+
+        return DBDetector(model=OrtModel("ppocrv4_det"), classifier=OrtModel("ppocr_cls"), **kw)
+    if name == "db":
+        return DBDetector(**kw)
+    if kw:
+        raise SystemExit("DB options need --detector db or db-ort")
+    return name
+
+
+def select_pages(pages: List, half: str = "", limit: int = 0) -> List:
+    """The halves rule: tune on ``even`` pages (0, 2, ...), report ``odd`` ones as held-out-like."""
+    if half:
+        pages = pages[{"even": 0, "odd": 1}[half]::2]
+    return pages[:limit] if limit else pages
+
+
+def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = "", oracle: bool = False,
+             half: str = "", rotate180: bool = False) -> Dict:
     pages = [line.split("\t") for line in open(os.path.join(data, "pages.tsv")).read().splitlines() if line.strip()]
-    if limit:
-        pages = pages[:limit]
+    pages = select_pages(pages, half, limit)
     ocr.read(os.path.join(data, pages[0][0]))  # warm-up (JIT / caches)
     if oracle:
         ocr.detector = GivenBoxes()
@@ -105,7 +132,16 @@ def evaluate(ocr, data: str, limit: int = 0, verbose: bool = False, dump: str = 
         a = json.load(open(os.path.join(data, ann)))
         if oracle:
             ocr.detector.boxes = [line["box"] for line in a["lines"]]
-        res = ocr.read(os.path.join(data, img))
+        if rotate180:
+            import cv2
+
+            page = cv2.rotate(cv2.imread(os.path.join(data, img)), cv2.ROTATE_180)
+            H, W = page.shape[:2]
+            for line in a["lines"]:
+                line["box"] = [[W - x, H - y] for x, y in np.asarray(line["box"], np.float64).reshape(-1, 2)]
+            res = ocr.read(page)
+        else:
+            res = ocr.read(os.path.join(data, img))
         gt_rects = [rect_of(line["box"]) for line in a["lines"]]
         pr_rects = [rect_of(line.box) for line in res.lines]
         m = match_boxes(pr_rects, gt_rects)
@@ -168,6 +204,15 @@ def main(argv=None) -> int:
     ap.add_argument("--bucket", type=float, default=None, help="widest/narrowest width ratio within one batch")
     ap.add_argument("--batch-size", type=int, default=None, help="most line pieces per forward pass")
     ap.add_argument("--space-gap", type=float, default=None, help="insert word spaces at CTC gaps of this many pitches (0: off)")
+    ap.add_argument("--detector", default="", help="auto | db | lines | db-ort (DB through onnxruntime); default: OCR's")
+    ap.add_argument("--unclip-ratio", type=float, default=None, help="DB box growth (RapidOCR 1.6)")
+    ap.add_argument("--box-thresh", type=float, default=None, help="DB: least mean probability inside a box")
+    ap.add_argument("--det-thresh", type=float, default=None, help="DB: binarisation threshold of the map")
+    ap.add_argument("--det-max-side", type=int, default=None, help="DB: shrink pages so the long side is at most this")
+    ap.add_argument("--det-limit-side", type=int, default=None, help="DB: enlarge pages so the short side is at least this")
+    ap.add_argument("--no-orient", action="store_true", help="DB: no 0/180 line classifier")
+    ap.add_argument("--half", choices=("even", "odd"), default="", help="only the even (tuning) or odd (held-out-like) pages")
+    ap.add_argument("--rotate180", action="store_true", help="read every page turned upside down")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--dump", default="", help="write each page's predicted lines (text, box) to this JSON file")
     ap.add_argument("--json", action="store_true")
@@ -181,6 +226,13 @@ def main(argv=None) -> int:
         from tinycrnn.page.detect import LineDetector
 
         kw["detector"] = LineDetector(**det_kw)
+    db_kw = {k: getattr(args, a) for k, a in (("unclip_ratio", "unclip_ratio"), ("box_thresh", "box_thresh"),
+                                               ("thresh", "det_thresh"), ("max_side", "det_max_side"),
+                                               ("limit_side", "det_limit_side")) if getattr(args, a) is not None}
+    if args.no_orient:
+        db_kw["orient"] = False
+    if args.detector:
+        kw["detector"] = make_detector(args.detector, **db_kw)
     if args.beam_width is not None:
         kw["beam_width"] = args.beam_width
     if args.no_case:
@@ -200,13 +252,13 @@ def main(argv=None) -> int:
         if getattr(args, name) is not None:
             setattr(ocr.reader, name, getattr(args, name))
     t = time.perf_counter()
-    r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump, args.oracle_boxes)
+    r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump, args.oracle_boxes, args.half, args.rotate180)
     r["wall_s"] = time.perf_counter() - t
     if args.json:
         print(json.dumps(r, indent=1))
     else:
         d, k = r["detection"], r["tokens"]
-        print(f"model {r['model']}  pages {r['pages']}")
+        print(f"model {r['model']}  detector {type(ocr.detector).__name__}  pages {r['pages']}")
         print(f"detection  P {d['P']:.3f}  R {d['R']:.3f}  F1 {d['F1']:.3f}")
         print(f"tokens     P {k['P']:.3f}  R {k['R']:.3f}  F1 {k['F1']:.3f}")
         print("median ms/page: " + "  ".join(f"{a} {b:.0f}" for a, b in r["median_ms"].items()))

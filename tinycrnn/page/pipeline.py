@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ImageError, InputTypeError, ModelNotFoundError
 from ..image_io import ImageSource, declared_size, normalize_array
-from .detect import Box, Detector, LineDetector, estimate_skew, rotate
+from .detect import Box, Detector, estimate_skew, rotate
 from .order import reading_order
 from .steps import Steps, parse_steps
 from .words import Word, bbox, line_words
@@ -175,7 +175,10 @@ class OCR:
         model: a model name or ``.tcrnn`` path, or a ready :class:`tinycrnn.Recognizer`; default:
             the first of :data:`DEFAULT_MODELS` that is installed, skipping int8 models on CPUs
             without a fast int8 path (AVX2 or AVX-512 VNNI).
-        detector: any object with ``detect(image) -> list of (4, 2) boxes`` (default :class:`LineDetector`).
+        detector: ``"lines"`` (the classical :class:`LineDetector`), ``"db"`` (the learned PP-OCRv4 DB
+            detector with the 0/180 line classifier, :mod:`~tinycrnn.page.db`), ``"auto"`` (the rule of
+            :func:`~tinycrnn.page.choose.make_detector`: "lines" when the DB models are not installed),
+            or any object with ``detect(image) -> list of (4, 2) boxes``.
         min_confidence: lines read with a lower confidence are left out.
         deskew: estimate and undo page skew (up to 15 degrees) before detection.
         crop_steps: preprocessing steps for each line crop (names, see ``steps.STEPS``); default per model.
@@ -204,7 +207,7 @@ class OCR:
         >>> print(page.text)  # doctest: +SKIP
     """
 
-    def __init__(self, model: Union[str, os.PathLike, Any, None] = None, detector: Optional[Detector] = None,
+    def __init__(self, model: Union[str, os.PathLike, Any, None] = None, detector: Union[str, Detector, None] = "auto",
                  min_confidence: float = 0.0, deskew: bool = True, crop_steps: Union[str, Sequence[str], None] = None,
                  max_ratio: float = 10.0, right_margin: Optional[int] = None, batch_size: int = 2,
                  backend: Optional[str] = None, min_token_score: float = 0.5, second_look: float = 0.7,
@@ -226,7 +229,9 @@ class OCR:
         self.second_look = float(second_look)
         if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= 100:
             raise InputTypeError(f"beam_width must be an integer in [1, 100], got {beam_width!r}")
-        self.detector = detector if detector is not None else LineDetector()
+        from .choose import make_detector
+
+        self.detector = make_detector(detector, backend)
         self.deskew = deskew
         name = getattr(self.recognizer.model, "name", "")
         self.crop_steps: Steps = parse_steps(CROP_STEPS.get(name, "") if crop_steps is None else crop_steps)
@@ -318,6 +323,11 @@ class OCR:
         t0 = time.perf_counter()
         img, scale = load_page(image)
         H0, W0 = int(round(img.shape[0] * scale)), int(round(img.shape[1] * scale))
+        detector = self.detector.pick(img) if hasattr(self.detector, "pick") else self.detector
+        if getattr(detector, "learned", False):
+            from .choose import read_learned
+
+            return read_learned(self, detector, img, scale, (H0, W0), t0)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         angle = estimate_skew(gray) if self.deskew and min(gray.shape) >= 32 else 0.0
         M = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
@@ -325,7 +335,7 @@ class OCR:
             img, M = rotate(img, angle)
             gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         t1 = time.perf_counter()
-        rects = self.detector.detect(gray) if min(gray.shape) >= 4 else []
+        rects = detector.detect(gray) if min(gray.shape) >= 4 else []
         rects = [_as_rect(b) for b in rects]
         if not rects and min(gray.shape) >= 1 and _has_ink(gray):
             # NOTE: nothing line-like found but the image is not blank (a tiny line, a 1-pixel strip): read it whole
@@ -339,15 +349,7 @@ class OCR:
             if crop.shape[0] >= 1 and crop.shape[1] >= 1 and crop.shape[1] / crop.shape[0] < 250:
                 crops.append(crop)
                 kept.append(r)
-        self.reader.forward_ms = self.reader.decode_ms = 0.0
-        read = self.reader.read_lines(crops)
-        unsure = [i for i, r in enumerate(read) if r.confidence < self.second_look]
-        if unsure:
-            again = self.reader.read_lines([self._crop(img, kept[i], SECOND_LOOK_TRIM) for i in unsure])
-            for i, second in zip(unsure, again):
-                if second[1] > read[i][1]:
-                    read[i] = second
-        self._restore_case(crops, read)
+        read = self.read_crops(crops, lambda i: self._crop(img, kept[i], SECOND_LOOK_TRIM))
         t3 = time.perf_counter()
         Minv = cv2.invertAffineTransform(M)
         lines = []
@@ -374,6 +376,20 @@ class OCR:
                    "recognise": rec_ms - self.reader.decode_ms, "decode": self.reader.decode_ms,
                    "assemble": (t4 - t3) * 1000}
         return PageResult(lines, (t4 - t0) * 1000, timings, W0, H0, angle)
+
+    def read_crops(self, crops: Sequence[np.ndarray], trimmed) -> List[tuple]:
+        """(text, confidence) per line crop: read, second look at unsure lines (``trimmed(i)`` = crop ``i``
+        cut by :data:`SECOND_LOOK_TRIM`), letter case restored. Resets the reader's stage timers."""
+        self.reader.forward_ms = self.reader.decode_ms = 0.0
+        read = self.reader.read_lines(crops)
+        unsure = [i for i, r in enumerate(read) if r.confidence < self.second_look]
+        if unsure:
+            again = self.reader.read_lines([trimmed(i) for i in unsure])
+            for i, second in zip(unsure, again):
+                if second[1] > read[i][1]:
+                    read[i] = second
+        self._restore_case(crops, read)
+        return read
 
     def read_batch(self, images: Sequence[ImageSource]) -> List[PageResult]:
         return [self.read(im) for im in images]

@@ -1,0 +1,104 @@
+"""Which line detector reads a page, and the page path of the learned (DB) detector.
+
+``OCR(detector=...)`` takes ``"lines"`` (classical, level text on paper), ``"db"`` (learned,
+:mod:`~tinycrnn.page.db`), ``"auto"`` or a detector object. :func:`read_learned` is the page
+path DB boxes take: 4-point boxes in reading order, perspective crops (:mod:`~tinycrnn.page.crop`),
+upside-down lines turned (:mod:`~tinycrnn.page.orient`), then the same line reader as the
+classical path.
+"""
+import time
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InputTypeError, ModelNotFoundError
+
+#: The names ``OCR(detector=...)`` accepts.
+DETECTORS = ("auto", "db", "lines")
+#: The engine models the DB path needs.
+DB_MODELS = ("ppocrv4_det", "ppocr_cls")
+
+
+def db_installed() -> bool:
+    """True when both DB models resolve (shipped with the package or on the model path)."""
+    from ..engine import resolve_model_path
+
+    try:
+        for name in DB_MODELS:
+            resolve_model_path(name)
+    except ModelNotFoundError:
+        return False
+    return True
+
+
+def make_detector(spec: Any, backend: Optional[str] = None):
+    """``"auto"`` / ``"db"`` / ``"lines"`` / None / a detector object -> a detector object.
+
+    ``"auto"`` is the DB detector when its models are installed, else the classical one.
+
+    Raises:
+        InputTypeError: an unknown name.
+        ModelNotFoundError: ``"db"`` without its models.
+    """
+    from .db import DBDetector
+    from .detect import LineDetector
+
+    if spec is None or spec == "lines":
+        return LineDetector()
+    if isinstance(spec, str):
+        if spec == "db":
+            if not db_installed():
+                raise ModelNotFoundError(f"detector 'db' needs the models {', '.join(DB_MODELS)}, not installed")
+            return DBDetector(backend=backend)
+        if spec == "auto":
+            return DBDetector(backend=backend) if db_installed() else LineDetector()
+        raise InputTypeError(f"unknown detector {spec!r}; use one of {', '.join(DETECTORS)} or a detector object")
+    if not hasattr(spec, "detect"):
+        raise InputTypeError(f"detector must be one of {', '.join(DETECTORS)} or have a detect() method; got {spec!r}")
+    return spec
+
+
+def trim_rows(crop: np.ndarray, frac: float) -> np.ndarray:
+    """``crop`` with ``frac`` of its height cut off the top and the bottom (at least one row kept)."""
+    h = crop.shape[0]
+    dy = int(round(frac * h))
+    return crop[dy : max(dy + 1, h - dy)]
+
+
+def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, int], t0: float):
+    """:meth:`OCR.read` for a learned detector's 4-point boxes; returns a ``PageResult``."""
+    from .crop import warp_crop
+    from .order import reading_order
+    from .pipeline import SECOND_LOOK_TRIM, PageLine, PageResult, _as_rect, _has_ink
+
+    H0, W0 = size
+    t1 = time.perf_counter()
+    boxes = detector.detect(img) if min(img.shape[:2]) >= 4 else []
+    if not boxes and min(img.shape[:2]) >= 1 and _has_ink(img):
+        h, w = img.shape[:2]
+        boxes = [np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)]
+    order = reading_order([_as_rect(b) for b in boxes])
+    boxes = [boxes[i] for i in order]
+    crops = [warp_crop(img, b) for b in boxes]
+    t2 = time.perf_counter()
+    orienter = getattr(detector, "orienter", None)
+    if orienter is not None and crops:
+        crops, _ = orienter(crops)
+    t3 = time.perf_counter()
+    if ocr.crop_steps.steps:
+        crops = [ocr.crop_steps(c) for c in crops]
+    read = ocr.read_crops(crops, lambda i: trim_rows(crops[i], SECOND_LOOK_TRIM))
+    t4 = time.perf_counter()
+    lines = []
+    for (text, conf), b in zip(read, boxes):
+        if not text or conf < ocr.min_confidence:
+            continue
+        pts = np.asarray(b, np.float64) * scale
+        pts[:, 0] = pts[:, 0].clip(0, W0)
+        pts[:, 1] = pts[:, 1].clip(0, H0)
+        lines.append(PageLine(text, conf, pts.tolist()))
+    t5 = time.perf_counter()
+    rec_ms = (t4 - t3) * 1000
+    timings = {"preprocess": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000, "classify": (t3 - t2) * 1000,
+               "recognise": rec_ms - ocr.reader.decode_ms, "decode": ocr.reader.decode_ms, "assemble": (t5 - t4) * 1000}
+    return PageResult(lines, (t5 - t0) * 1000, timings, W0, H0, 0.0)

@@ -1,0 +1,67 @@
+"""Line orientation: find upside-down line crops with the 0/180 classifier and turn them.
+
+A photo taken the wrong way up gives DB boxes whose crops read upside down; the PP-OCR
+mobile classifier (``tinycrnn.load_model("ppocr_cls")``) says per crop whether it is turned
+180 degrees. Preprocessing and the 0.9 threshold are RapidOCR 1.4.4's (``cls_thresh``).
+"""
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+#: Input height and width of the classifier.
+CLS_H, CLS_W = 48, 192
+
+
+def cls_input(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """uint8 BGR crops -> (N, 3, 48, 192) float32: height 48, aspect kept up to 192 wide, (x/255-0.5)/0.5, 0.0 pad."""
+    import cv2
+
+    x = np.zeros((len(crops), 3, CLS_H, CLS_W), np.float32)
+    for i, c in enumerate(crops):
+        if c.ndim == 2:
+            c = cv2.cvtColor(c, cv2.COLOR_GRAY2BGR)
+        h, w = c.shape[:2]
+        rw = min(CLS_W, int(math.ceil(CLS_H * w / float(h))))
+        r = cv2.resize(c, (max(rw, 1), CLS_H)).astype(np.float32)
+        x[i, :, :, : r.shape[1]] = (r * np.float32(1 / 127.5) - np.float32(1.0)).transpose(2, 0, 1)
+    return x
+
+
+class Orienter:
+    """Turn crops the classifier calls upside down (probability of '180' above ``thresh``).
+
+    Args:
+        model: anything with ``forward((N, 3, 48, 192)) -> (N, 2)`` probabilities over ['0', '180'];
+            default ``tinycrnn.load_model("ppocr_cls")``, loaded on first use.
+        thresh: RapidOCR's ``cls_thresh``.
+        batch_size: crops per forward pass (RapidOCR uses 6).
+    """
+
+    def __init__(self, model=None, thresh: float = 0.9, batch_size: int = 6, backend: Optional[str] = None):
+        self._model = model
+        self.thresh = thresh
+        self.batch_size = batch_size
+        self.backend = backend
+
+    @property
+    def model(self):
+        if self._model is None:
+            from ..engine import load_model
+
+            self._model = load_model("ppocr_cls", backend=self.backend)
+        return self._model
+
+    def __call__(self, crops: Sequence[np.ndarray]) -> Tuple[List[np.ndarray], List[bool]]:
+        """Crops with the upside-down ones turned, and a flag per crop (True = turned)."""
+        out, flipped = list(crops), [False] * len(crops)
+        # NOTE: sorted by aspect ratio so a batch pads little, as RapidOCR does
+        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1] / float(max(crops[i].shape[0], 1)))
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            p = np.asarray(self.model.forward(cls_input([crops[i] for i in idx])))
+            for j, i in enumerate(idx):
+                if p[j, 1] > self.thresh:
+                    out[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
+                    flipped[i] = True
+        return out, flipped
