@@ -248,3 +248,12 @@ def test_receipt_sample_reads_with_db_upright_and_upside_down():
         return Counter(ln.text.upper().replace(" ", "").replace("\uff0c", ",") for ln in page.lines)
 
     assert sum((norm(up) & norm(down)).values()) >= 0.8 * len(up.lines)
+
+
+def test_cli_detector_option(tmp_path):
+    from conftest import run_tinycrnn
+
+    p = run_tinycrnn("read", "--detector", "lines", "--json", os.path.join(SAMPLES, "receipt.png"))
+    assert p.returncode == 0, p.stderr
+    p = run_tinycrnn("read", "--detector", "sideways", os.path.join(SAMPLES, "receipt.png"))
+    assert p.returncode != 0 and "--detector" in p.stderr

@@ -180,6 +180,10 @@ def test_server_options(server):
     assert status == 400 and res["error"]["code"] == "bad_option"
     status, _, res = server.post_json("/api/ocr?min_confidence=high", sample_bytes(), {"Content-Type": "image/png"})
     assert status == 400 and res["error"]["code"] == "bad_option"
+    status, _, res = server.post_json("/api/ocr?detector=sideways", sample_bytes(), {"Content-Type": "image/png"})
+    assert status == 400 and res["error"]["code"] == "bad_option"
+    status, _, res = server.post_json("/api/ocr?detector=lines", sample_bytes(), {"Content-Type": "image/png"})
+    assert status == 200 and res["text"]
 
 
 @pytest.mark.parametrize("name,data,headers,status,code", [

@@ -25,6 +25,8 @@ def _add_read(sub) -> None:
     p.add_argument("--draw", metavar="OUT.png", help="page mode: write the page with boxes and text drawn on it "
                    "(with several images, OUT-1.png, OUT-2.png, ...)")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="page mode: drop lines read below C")
+    p.add_argument("--detector", choices=("auto", "db", "lines"), default="auto",
+                   help="page mode: line detector: db (learned, for photos), lines (classical), auto (db when installed)")
     p.add_argument("--no-case", action="store_true",
                    help="page mode: keep the page model's letter case (no second reading of lower-case pages with english_g2)")
     p.add_argument("--backend", choices=("numba", "numpy"),
@@ -193,6 +195,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items (pages) of each dataset")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--detector", choices=("auto", "db", "lines"), default="auto", help="page protocol: line detector")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -220,7 +223,7 @@ def _cmd_eval(args) -> int:
     for ds in datasets:
         protocol = args.protocol or ds.protocol
         if ds.kind == "pages" and protocol == "page":
-            reader = get_page_reader(rec)
+            reader = get_page_reader(rec, detector=args.detector)
             if reader is None:
                 print(f"tinycrnn: {ds.name}: no page pipeline (tinycrnn.OCR) in this version; scoring the annotated "
                       "line crops with the line protocol instead", file=sys.stderr)

@@ -92,7 +92,8 @@ def _page_pages(args, cold_read_backend, decode_options):
     case_model = None if args.no_case else OCR.auto_case_model(page_model, args.backend or "numba")
     backend = cold_read_backend(args, [p for p in (page_model, case_model) if p])
     rec = Recognizer(page_model, backend=backend, **decode_options(args))
-    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=backend, case_model=case_model)
+    ocr = OCR(model=rec, min_confidence=args.min_confidence, backend=backend, case_model=case_model,
+              detector=args.detector)
     many = len(args.images) > 1
     for k, (source, src, dpi) in enumerate(page_inputs(args)):
         try:

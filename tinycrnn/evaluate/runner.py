@@ -29,15 +29,15 @@ class EvalResult:
     records: List[Dict[str, Any]] = field(default_factory=list)
 
 
-def get_page_reader(recognizer: Any) -> Optional[Any]:
-    """The page pipeline ``tinycrnn.OCR(model=recognizer)``, or ``None`` where it does not exist."""
+def get_page_reader(recognizer: Any, detector: str = "auto") -> Optional[Any]:
+    """The page pipeline ``tinycrnn.OCR(model=recognizer, detector=detector)``, or ``None`` where it does not exist."""
     import tinycrnn
 
     try:
         ocr_cls = getattr(tinycrnn, "OCR")
     except (AttributeError, ImportError):
         return None
-    return ocr_cls(model=recognizer)
+    return ocr_cls(model=recognizer, detector=detector)
 
 
 def _score_lines(name: str, protocol: str, rows: List[Dict[str, Any]], seconds: float, errors: List[str]) -> EvalResult:

@@ -148,7 +148,7 @@ def create_app(
             if opts["mode"] == "page":
                 if page is None:
                     raise ApiError(400, "bad_option", "page mode is not available in this build; use mode=line")
-                lines = page(_with_options(recognizer, opts["decode"]), img)
+                lines = page(_with_options(recognizer, opts["decode"]), img, opts["detector"])
             else:
                 lines = _read_line(img, opts)
         except Overloaded as exc:
@@ -217,7 +217,15 @@ def _options(default_mode: str) -> Dict[str, Any]:
     for key in ("allowlist", "blocklist"):
         if src.get(key):
             decode[key] = src[key]
-    return {"mode": mode, "min_confidence": min_conf, "decode": decode}
+    detector = src.get("detector", "auto")
+    if detector not in ("auto", "db", "lines"):
+        raise ApiError(400, "bad_option", f"detector must be 'auto', 'db' or 'lines', got {detector!r}")
+    if detector == "db":
+        from ..page.choose import db_installed
+
+        if not db_installed():
+            raise ApiError(400, "bad_option", "detector 'db' needs the models ppocrv4_det and ppocr_cls, not installed")
+    return {"mode": mode, "min_confidence": min_conf, "decode": decode, "detector": detector}
 
 
 def _with_options(recognizer, decode: Dict[str, Any]):
@@ -248,7 +256,8 @@ def _page_reader(backend: Optional[str] = None):
     except ImportError:  # pragma: no cover - the page package ships with tinycrnn
         return None
 
-    def read(recognizer, img: np.ndarray) -> List[Dict[str, Any]]:
-        return [line.to_dict() for line in OCR(model=recognizer, backend=backend).read(img).lines]
+    def read(recognizer, img: np.ndarray, detector: str = "auto") -> List[Dict[str, Any]]:
+        ocr = OCR(model=recognizer, backend=backend, detector=detector)
+        return [line.to_dict() for line in ocr.read(img).lines]
 
     return read
