@@ -211,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--det-max-side", type=int, default=None, help="DB: shrink pages so the long side is at most this")
     ap.add_argument("--det-limit-side", type=int, default=None, help="DB: enlarge pages so the short side is at least this")
     ap.add_argument("--no-orient", action="store_true", help="DB: no 0/180 line classifier")
+    ap.add_argument("--page-vote", type=float, default=None, help="DB: turn every line when the page's mean P(180) exceeds this (0: per line)")
     ap.add_argument("--half", choices=("even", "odd"), default="", help="only the even (tuning) or odd (held-out-like) pages")
     ap.add_argument("--rotate180", action="store_true", help="read every page turned upside down")
     ap.add_argument("--verbose", action="store_true")
@@ -233,6 +234,8 @@ def main(argv=None) -> int:
         db_kw["orient"] = False
     if args.detector:
         kw["detector"] = make_detector(args.detector, **db_kw)
+        if args.page_vote is not None and getattr(kw["detector"], "orienter", None) is not None:
+            kw["detector"].orienter.page_vote = args.page_vote
     if args.beam_width is not None:
         kw["beam_width"] = args.beam_width
     if args.no_case:

@@ -166,7 +166,7 @@ def test_orienter_turns_only_confident_upside_down_lines():
     crop = np.arange(2 * 10 * 3, dtype=np.uint8).reshape(2, 10, 3)
     out, flipped = Orienter(FakeCls(0.95))([crop])
     assert flipped == [True] and np.array_equal(out[0], crop[::-1, ::-1])
-    out, flipped = Orienter(FakeCls(0.85))([crop])
+    out, flipped = Orienter(FakeCls(0.85), page_vote=0)([crop])
     assert flipped == [False] and out[0] is crop
 
 
@@ -257,3 +257,11 @@ def test_cli_detector_option(tmp_path):
     assert p.returncode == 0, p.stderr
     p = run_tinycrnn("read", "--detector", "sideways", os.path.join(SAMPLES, "receipt.png"))
     assert p.returncode != 0 and "--detector" in p.stderr
+
+
+def test_orienter_page_vote_turns_every_line_of_an_upside_down_page():
+    crops = [np.zeros((10, 40, 3), np.uint8), np.zeros((10, 20, 3), np.uint8)]
+    _, flipped = Orienter(FakeCls(0.85))(crops)
+    assert flipped == [True, True]
+    _, flipped = Orienter(FakeCls(0.3))(crops)
+    assert flipped == [False, False]

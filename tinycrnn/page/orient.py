@@ -35,12 +35,17 @@ class Orienter:
         model: anything with ``forward((N, 3, 48, 192)) -> (N, 2)`` probabilities over ['0', '180'];
             default ``tinycrnn.load_model("ppocr_cls")``, loaded on first use.
         thresh: RapidOCR's ``cls_thresh``.
+        page_vote: when the width-weighted mean probability of '180' over the page's lines exceeds this,
+            the whole page is upside down and every line is turned (short lines such as prices are often
+            classified below ``thresh``); otherwise each line follows ``thresh``. 0 = per line only.
         batch_size: crops per forward pass (RapidOCR uses 6).
     """
 
-    def __init__(self, model=None, thresh: float = 0.9, batch_size: int = 6, backend: Optional[str] = None):
+    def __init__(self, model=None, thresh: float = 0.9, batch_size: int = 6, backend: Optional[str] = None,
+                 page_vote: float = 0.5):
         self._model = model
         self.thresh = thresh
+        self.page_vote = page_vote
         self.batch_size = batch_size
         self.backend = backend
 
@@ -57,11 +62,14 @@ class Orienter:
         out, flipped = list(crops), [False] * len(crops)
         # NOTE: sorted by aspect ratio so a batch pads little, as RapidOCR does
         order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1] / float(max(crops[i].shape[0], 1)))
+        p180 = np.zeros(len(crops))
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
-            p = np.asarray(self.model.forward(cls_input([crops[i] for i in idx])))
-            for j, i in enumerate(idx):
-                if p[j, 1] > self.thresh:
-                    out[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
-                    flipped[i] = True
+            p180[idx] = np.asarray(self.model.forward(cls_input([crops[i] for i in idx])))[:, 1]
+        widths = np.array([c.shape[1] for c in crops], np.float64)
+        whole = self.page_vote > 0 and len(crops) > 0 and float(np.dot(p180, widths) / widths.sum()) > self.page_vote
+        for i in range(len(crops)):
+            if whole or p180[i] > self.thresh:
+                out[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
+                flipped[i] = True
         return out, flipped
