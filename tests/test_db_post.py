@@ -192,6 +192,8 @@ def test_detector_option_names():
         with pytest.raises(ModelNotFoundError, match="ppocrv4_det"):
             tinycrnn.OCR(detector="db")
         assert type(make_detector("auto")).__name__ == "LineDetector"
+    else:
+        assert type(make_detector("auto")).__name__ == "AutoDetector"
 
 
 class BoxDetector:
@@ -265,3 +267,15 @@ def test_orienter_page_vote_turns_every_line_of_an_upside_down_page():
     assert flipped == [True, True]
     _, flipped = Orienter(FakeCls(0.3))(crops)
     assert flipped == [False, False]
+
+
+def test_auto_picks_lines_for_a_scan_and_db_for_a_photo_like_page():
+    from tinycrnn.page.choose import AutoDetector, paper_border
+
+    scan = np.full((200, 150, 3), 255, np.uint8)
+    cv2.putText(scan, "TOTAL", (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+    photo = np.full((200, 150, 3), (40, 90, 140), np.uint8)
+    photo[30:170, 30:120] = 235
+    assert paper_border(scan) == 1.0 and paper_border(photo) == 0.0
+    auto = AutoDetector("db", "lines")
+    assert auto.pick(scan) == "lines" and auto.pick(photo) == "db"

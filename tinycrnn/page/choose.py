@@ -34,7 +34,7 @@ def db_installed() -> bool:
 def make_detector(spec: Any, backend: Optional[str] = None):
     """``"auto"`` / ``"db"`` / ``"lines"`` / None / a detector object -> a detector object.
 
-    ``"auto"`` is the DB detector when its models are installed, else the classical one.
+    ``"auto"`` is an :class:`AutoDetector` when the DB models are installed, else the classical detector.
 
     Raises:
         InputTypeError: an unknown name.
@@ -51,11 +51,49 @@ def make_detector(spec: Any, backend: Optional[str] = None):
                 raise ModelNotFoundError(f"detector 'db' needs the models {', '.join(DB_MODELS)}, not installed")
             return DBDetector(backend=backend)
         if spec == "auto":
-            return DBDetector(backend=backend) if db_installed() else LineDetector()
+            return AutoDetector(DBDetector(backend=backend), LineDetector()) if db_installed() else LineDetector()
         raise InputTypeError(f"unknown detector {spec!r}; use one of {', '.join(DETECTORS)} or a detector object")
     if not hasattr(spec, "detect"):
         raise InputTypeError(f"detector must be one of {', '.join(DETECTORS)} or have a detect() method; got {spec!r}")
     return spec
+
+
+#: A page whose outer border is at least this share paper-like (bright, unsaturated) is a flat scan.
+SCAN_BORDER = 0.4
+
+
+def paper_border(img: np.ndarray) -> float:
+    """Share of the outer 4% border that is paper-like: value > 170 and saturation < 40 (HSV).
+
+    On the SROIE dev pages the flat scans measure 0.67-1.0 and the phone photos (receipt on a table,
+    a textured background around it) 0.0-0.08.
+    """
+    import cv2
+
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    h, w = img.shape[:2]
+    b = max(1, int(0.04 * min(h, w)))
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    m = (hsv[..., 2] > 170) & (hsv[..., 1] < 40)
+    strip = np.concatenate([m[:b].ravel(), m[-b:].ravel(), m[:, :b].ravel(), m[:, -b:].ravel()])
+    return float(strip.mean())
+
+
+class AutoDetector:
+    """``detector="auto"``: per page, the classical detector for flat scans (paper to the edges, see
+    :func:`paper_border`), DB for everything else. Measured on the SROIE dev receipts: on scans the
+    classical path reads better (token F1 0.905 against DB's 0.894), on phone photos DB does (0.759
+    against 0.426)."""
+
+    def __init__(self, db, lines):
+        self.db, self.lines = db, lines
+
+    def pick(self, img: np.ndarray):
+        return self.lines if paper_border(img) >= SCAN_BORDER else self.db
+
+    def detect(self, image: np.ndarray):
+        return self.pick(image).detect(image)
 
 
 def trim_rows(crop: np.ndarray, frac: float) -> np.ndarray:
