@@ -105,9 +105,10 @@ def trim_rows(crop: np.ndarray, frac: float) -> np.ndarray:
 
 def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, int], t0: float):
     """:meth:`OCR.read` for a learned detector's 4-point boxes; returns a ``PageResult``."""
-    from .crop import warp_crop
+    from .crop import warp_crop_quad
     from .order import reading_order
     from .pipeline import SECOND_LOOK_TRIM, PageLine, PageResult, _as_rect, _has_ink
+    from .words import line_words
 
     H0, W0 = size
     t1 = time.perf_counter()
@@ -117,24 +118,30 @@ def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, 
         boxes = [np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)]
     order = reading_order([_as_rect(b) for b in boxes])
     boxes = [boxes[i] for i in order]
-    crops = [warp_crop(img, b) for b in boxes]
+    cut = [warp_crop_quad(img, b) for b in boxes]
+    crops, quads = [c for c, _ in cut], [q for _, q in cut]
     t2 = time.perf_counter()
     orienter = getattr(detector, "orienter", None)
     if orienter is not None and crops:
-        crops, _ = orienter(crops)
+        crops, flipped = orienter(crops)
+        quads = [q[[2, 3, 0, 1]] if f else q for q, f in zip(quads, flipped)]  # turned 180 degrees
     t3 = time.perf_counter()
+    raw = crops
     if ocr.crop_steps.steps:
         crops = [ocr.crop_steps(c) for c in crops]
     read = ocr.read_crops(crops, lambda i: trim_rows(crops[i], SECOND_LOOK_TRIM))
     t4 = time.perf_counter()
     lines = []
-    for (text, conf), b in zip(read, boxes):
+    for (text, conf, tokens), b, q, r, c in zip(read, boxes, quads, raw, crops):
         if not text or conf < ocr.min_confidence:
             continue
         pts = np.asarray(b, np.float64) * scale
         pts[:, 0] = pts[:, 0].clip(0, W0)
         pts[:, 1] = pts[:, 1].clip(0, H0)
-        lines.append(PageLine(text, conf, pts.tolist()))
+        words = line_words(text, tokens, r, np.asarray(q, np.float64) * scale, r.shape[1] / float(max(c.shape[1], 1)))
+        for w in words:
+            w.box = [[min(max(x, 0.0), W0), min(max(y, 0.0), H0)] for x, y in w.box]
+        lines.append(PageLine(text, conf, pts.tolist(), words))
     t5 = time.perf_counter()
     rec_ms = (t4 - t3) * 1000
     timings = {"preprocess": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000, "classify": (t3 - t2) * 1000,

@@ -14,6 +14,12 @@ TALL_RATIO = 1.5
 
 def warp_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """``box`` = float (4, 2) corners top-left, top-right, bottom-right, bottom-left -> uint8 crop."""
+    return warp_crop_quad(image, box)[0]
+
+
+def warp_crop_quad(image: np.ndarray, box: np.ndarray):
+    """:func:`warp_crop` and the box's corners in the crop's own order (its top-left, top-right,
+    bottom-right, bottom-left), so that places in the crop map back to the page after a 90-degree turn."""
     import cv2
 
     pts = np.asarray(box, np.float32).reshape(4, 2)
@@ -24,5 +30,6 @@ def warp_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     M = cv2.getPerspectiveTransform(pts, dst)
     crop = cv2.warpPerspective(image, M, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
     if crop.shape[0] >= TALL_RATIO * crop.shape[1]:
-        crop = np.rot90(crop).copy()
-    return crop
+        # counter-clockwise: the crop's top-left was the box's top-right
+        return np.rot90(crop).copy(), pts[[1, 2, 3, 0]]
+    return crop, pts
