@@ -7,6 +7,7 @@ trace ever reaches a client.
 import copy
 import logging
 import os
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
@@ -256,8 +257,16 @@ def _page_reader(backend: Optional[str] = None):
     except ImportError:  # pragma: no cover - the page package ships with tinycrnn
         return None
 
+    from ..page.choose import make_detector
+
+    detectors: Dict[str, Any] = {}  # one per name for the server's life: the DB models load once, not per request
+    lock = threading.Lock()
+
     def read(recognizer, img: np.ndarray, detector: str = "auto") -> List[Dict[str, Any]]:
-        ocr = OCR(model=recognizer, backend=backend, detector=detector)
+        with lock:
+            if detector not in detectors:
+                detectors[detector] = make_detector(detector, backend)
+        ocr = OCR(model=recognizer, backend=backend, detector=detectors[detector])
         return [line.to_dict() for line in ocr.read(img).lines]
 
     return read

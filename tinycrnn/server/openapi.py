@@ -17,6 +17,8 @@ def openapi_document(max_bytes: int, max_pixels: int, page_mode: bool) -> Dict[s
         ("allowlist", {"type": "string"}, "only these characters may be output"),
         ("blocklist", {"type": "string"}, "these characters are never output"),
         ("min_confidence", {"type": "number", "minimum": 0, "maximum": 1, "default": 0}, "drop lines below this"),
+        ("detector", {"type": "string", "enum": ["auto", "db", "lines"], "default": "auto"},
+         "page mode: db (learned, for photos), lines (classical, flat scans), auto (per page)"),
     ]
     params = [{"name": n, "in": "query", "required": False, "schema": s, "description": d} for n, s, d in options]
     form_props: Dict[str, Any] = {"image": {"type": "string", "format": "binary"}}
