@@ -279,3 +279,14 @@ def test_auto_picks_lines_for_a_scan_and_db_for_a_photo_like_page():
     assert paper_border(scan) == 1.0 and paper_border(photo) == 0.0
     auto = AutoDetector("db", "lines")
     assert auto.pick(scan) == "lines" and auto.pick(photo) == "db"
+
+
+def test_auto_reads_line_crops_with_the_line_detector_whatever_their_background():
+    """A dark or coloured line crop (samples/who_cook.png) is not a photographed page: DB would blow it up
+    to a 736-pixel short side and cut it into words."""
+    from tinycrnn.page.choose import MIN_DB_SIDE, AutoDetector
+
+    crop = np.full((MIN_DB_SIDE - 1, 600, 3), (40, 90, 140), np.uint8)
+    page = np.full((MIN_DB_SIDE, 600, 3), (40, 90, 140), np.uint8)
+    auto = AutoDetector("db", "lines")
+    assert auto.pick(crop) == "lines" and auto.pick(page) == "db"
