@@ -4,7 +4,6 @@ Owns its options, the progress line and the interrupt policy (Ctrl-C or SIGTERM:
 keep every record written, exit 130), so ``tinycrnn/cli.py`` only registers it.
 """
 import json
-import os
 import signal
 import sys
 import time

@@ -77,7 +77,7 @@ def run_on_ray(inputs: Union[str, Sequence[str]], address: Optional[str] = "auto
             from ``ray.data.read_binary_files(..., include_paths=True)``); by default actors open the paths.
         Others: see :func:`tinycrnn.batch.run`.
     """
-    from .runner import RunStats, _ordered
+    from .runner import RunStats, _ordered, record_stream
 
     ray = _import_ray()
     stats = stats if stats is not None else RunStats()
@@ -117,14 +117,7 @@ def run_on_ray(inputs: Union[str, Sequence[str]], address: Optional[str] = "auto
         results = ((int(row["index"]), json.loads(row["record"])) for row in ds.iter_rows())
         if ordered:
             results = _ordered(results, [i for i, _ in tasks])
-        for _, rec in results:
-            if journal is not None:
-                journal.write(rec)
-            stats.done += 1
-            stats.errors += "error" in rec
-            stats.lines += len(rec.get("lines", ()))
-            stats.seconds = time.perf_counter() - t0
-            yield rec
+        yield from record_stream(results, journal, stats, t0)
     finally:
         if journal is not None:
             journal.close()

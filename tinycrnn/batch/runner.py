@@ -169,6 +169,19 @@ def _file_size(path: str) -> int:
         return 0
 
 
+def record_stream(results: Iterator[Tuple[int, Dict]], journal, stats, t0: float) -> Iterator[Dict]:
+    """Each ``(index, record)`` of a run (local workers or Ray actors) written to ``journal`` (or None),
+    counted in ``stats``, then yielded."""
+    for _, rec in results:
+        if journal is not None:
+            journal.write(rec)
+        stats.done += 1
+        stats.errors += "error" in rec
+        stats.lines += len(rec.get("lines", ()))
+        stats.seconds = time.perf_counter() - t0
+        yield rec
+
+
 def _ordered(results: Iterator[Tuple[int, Dict]], order: Sequence[int]) -> Iterator[Tuple[int, Dict]]:
     """Re-emit ``results`` in the order of ``order`` (indices), holding back early arrivals."""
     held: Dict[int, Dict] = {}
@@ -237,14 +250,7 @@ def run(inputs: Union[str, Sequence[str]], out: Optional[str] = None, workers: O
         results = pool.run(dispatch, chunksize=chunksize)
         if ordered:
             results = _ordered(results, [i for i, _ in tasks])
-        for _, rec in results:
-            if journal is not None:
-                journal.write(rec)
-            stats.done += 1
-            stats.errors += "error" in rec
-            stats.lines += len(rec.get("lines", ()))
-            stats.seconds = time.perf_counter() - t0
-            yield rec
+        yield from record_stream(results, journal, stats, t0)
         clean = True
     finally:
         pool.close(terminate=not clean)
