@@ -2,7 +2,7 @@
 """Write the onnxruntime reference outputs of the PP-OCRv4 detector and the orientation classifier
 that tests/test_parity_det_cls.py compares against (tests/data/ppocr_det_cls/), from samples/ images.
 
-    python tools/make_graph_fixtures.py [--onnx-dir ../shared/models/ppocr-det-cls]
+    python tools/make_graph_fixtures.py --onnx-dir ../shared/models/ppocr-det-cls
 
 Needs onnxruntime (bench extra). Inputs are stored as uint8 BGR pixels (the float input is
 ``(u8/255 - 0.5)/0.5``, exact in float32), outputs as float32.
@@ -32,7 +32,7 @@ def cls_crop(img):  # RapidOCR's classifier input: height 48, width ceil(48 w / 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--onnx-dir", default=os.path.join(os.path.dirname(ROOT), "shared", "models", "ppocr-det-cls"))
+    ap.add_argument("--onnx-dir", required=True, help="folder with the PP-OCR detector and classifier ONNX files")
     args = ap.parse_args(argv)
     import onnxruntime as ort
 
