@@ -131,9 +131,10 @@ class DBDetector:
 
     def __init__(self, model=None, thresh: float = 0.3, box_thresh: float = 0.5, unclip_ratio: float = 1.6,
                  limit_side: int = 736, max_side: int = 2000, classifier=None, orient: bool = True,
-                 backend: Optional[str] = None):
+                 backend: Optional[str] = None, gray: bool = True):
         from .orient import Orienter
 
+        self.gray = gray
         self._model = model
         self.orienter = Orienter(classifier, backend=backend) if orient else None
         self.backend = backend
