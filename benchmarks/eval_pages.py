@@ -211,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--det-max-side", type=int, default=None, help="DB: shrink pages so the long side is at most this")
     ap.add_argument("--det-limit-side", type=int, default=None, help="DB: enlarge pages so the short side is at least this")
     ap.add_argument("--no-orient", action="store_true", help="DB: no 0/180 line classifier")
+    ap.add_argument("--no-photo-crops", action="store_true", help="DB: read line crops as cut (no gray, no sharpening)")
     ap.add_argument("--page-vote", type=float, default=None, help="DB: turn every line when the page's mean P(180) exceeds this (0: per line)")
     ap.add_argument("--half", choices=("even", "odd"), default="", help="only the even (tuning) or odd (held-out-like) pages")
     ap.add_argument("--rotate180", action="store_true", help="read every page turned upside down")
@@ -232,6 +233,8 @@ def main(argv=None) -> int:
                                                ("limit_side", "det_limit_side")) if getattr(args, a) is not None}
     if args.no_orient:
         db_kw["orient"] = False
+    if args.no_photo_crops:
+        db_kw["photo_crops"] = False
     if args.detector:
         kw["detector"] = make_detector(args.detector, **db_kw)
         if args.page_vote is not None and getattr(kw["detector"], "orienter", None) is not None:

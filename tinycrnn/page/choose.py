@@ -131,10 +131,10 @@ def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, 
         crops, flipped = orienter(crops)
         quads = [q[[2, 3, 0, 1]] if f else q for q, f in zip(quads, flipped)]  # turned 180 degrees
     t3 = time.perf_counter()
-    if getattr(detector, "gray", False):
-        from .photo import gray_crop
+    if getattr(detector, "photo_crops", False):
+        from .photo import photo_crop
 
-        crops = [gray_crop(c) for c in crops]
+        crops = [photo_crop(c) for c in crops]
     raw = crops
     if ocr.crop_steps.steps:
         crops = [ocr.crop_steps(c) for c in crops]

@@ -124,6 +124,8 @@ class DBDetector:
         classifier: the 0/180 line classifier model for :class:`~tinycrnn.page.orient.Orienter`
             (default ``load_model("ppocr_cls")``); ``orient=False``: crops are read as cut.
         backend: kernel backend for the default models.
+        photo_crops: line crops are read in gray and sharpened (:func:`~tinycrnn.page.photo.photo_crop`);
+            False reads them as cut.
     """
 
     #: The page pipeline gives this detector the colour page and cuts rotated crops from its boxes.
@@ -131,10 +133,10 @@ class DBDetector:
 
     def __init__(self, model=None, thresh: float = 0.3, box_thresh: float = 0.5, unclip_ratio: float = 1.6,
                  limit_side: int = 736, max_side: int = 2000, classifier=None, orient: bool = True,
-                 backend: Optional[str] = None, gray: bool = True):
+                 backend: Optional[str] = None, photo_crops: bool = True):
         from .orient import Orienter
 
-        self.gray = gray
+        self.photo_crops = photo_crops
         self._model = model
         self.orienter = Orienter(classifier, backend=backend) if orient else None
         self.backend = backend
