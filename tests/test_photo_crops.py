@@ -89,3 +89,45 @@ def test_db_path_reads_gray_sharpened_crops_and_can_be_switched_off(monkeypatch)
 def test_db_detector_reads_photo_crops_by_default():
     assert DBDetector().photo_crops is True
     assert DBDetector(photo_crops=False).photo_crops is False
+
+
+class _ValueCls:
+    """A fake 0/180 classifier: P(180) is read back from the crop's gray level (see :func:`_lines`); counts crops."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def forward(self, x):
+        self.seen += len(x)
+        p = ((x[:, 0, 0, 0] + 1.0) * 127.5 - 20.0) / 200.0
+        return np.stack([1 - p, p], axis=1).astype(np.float32)
+
+
+def _lines(p_of_length, n=20):
+    """n crops, the i-th 40 + 8 i wide, each filled with a gray level that encodes the P(180) it should get."""
+    return [np.full((16, 40 + 8 * i, 3), int(round(20 + 200 * p_of_length(i))), np.uint8) for i in range(n)]
+
+
+def test_orienter_stops_early_on_a_clear_page_and_keeps_the_short_lines():
+    from tinycrnn.page.orient import Orienter
+
+    # upright page, but the classifier calls the shortest lines upside down (as it does some prices)
+    crops = _lines(lambda i: 0.95 if i < 3 else 0.02)
+    cls = _ValueCls()
+    out, flipped = Orienter(cls)(crops)
+    assert cls.seen == 12 and not any(flipped) and all(o is c for o, c in zip(out, crops))
+    cls = _ValueCls()
+    _, flipped = Orienter(cls)(_lines(lambda i: 0.99))
+    assert cls.seen == 12 and all(flipped)
+    # early=0: every line is classified and the per-line rule turns the confident short ones
+    cls = _ValueCls()
+    _, flipped = Orienter(cls, early=0)(crops)
+    assert cls.seen == 20 and flipped == [i < 3 for i in range(20)]
+
+
+def test_orienter_classifies_every_line_when_the_long_lines_disagree():
+    from tinycrnn.page.orient import Orienter
+
+    cls = _ValueCls()
+    _, flipped = Orienter(cls)(_lines(lambda i: 0.95 if i % 3 == 0 else 0.05))  # page mean under the vote
+    assert cls.seen == 20 and flipped == [i % 3 == 0 for i in range(20)]
