@@ -85,7 +85,8 @@ class Orienter:
             return out, flipped  # a clearly upright page: the lines not classified stay as they are
         p = p180[order[:seen]]
         w = widths[order[:seen]]
-        whole = decided is True or (self.page_vote > 0 and len(crops) > 0 and float(np.dot(p, w) / w.sum()) > self.page_vote)
+        vote = self.page_vote > 0 and len(crops) > 0 and float(np.dot(p, w) / w.sum()) > self.page_vote
+        whole = decided is True or vote
         for i in range(len(crops)):
             if whole or p180[i] > self.thresh:
                 out[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
