@@ -23,7 +23,7 @@ from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_row
 from .activations import ACT_CODES, _sigmoid, _tanh
 from .int8 import _ceil, _quant_nhwc_u8
 from .microkernel import TAP0
-from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, tile_kernel
+from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, fused_kernel, tile_kernel
 
 #: Whether this module's kernels run on vector instructions here (``kernels.get_kernels`` uses them then).
 AVAILABLE = HAS_AVX2
@@ -33,6 +33,8 @@ _TC = _TS6 = tile_kernel(6)
 _TS4 = tile_kernel(4)
 _TS2 = tile_kernel(2)
 _TS1 = tile_kernel(1)
+_PW = fused_kernel(MR, True)  # rows = output channels (bias per row)
+_LIN = fused_kernel(MR, False)  # rows = time steps (bias per column)
 
 
 def _types(layout):
@@ -252,29 +254,25 @@ def _quant_pixels2(x, inv_pix, a, sx):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _pointwise(wq, off, o_len, a, af, sx, s_pix, w_scale, bias, code, out, ctile, corr, bv):
+def _pointwise(wq, o_len, a, af, corr, s_pix, w_scale, bias, code, out):
     # a (N, Pp/NR, G, NR) uint32 groups of E = 4 int8 or 2 int16 channels (af: its bytes as the tile's b dtype)
     # acc (MR channels, NR pixels) int32 = (w_q + off) @ q per tile (weights broadcast, activations the vectors);
-    # true acc = acc - off * sx[p]; out (N, O, P) float32 = act(acc * (s_pix[n, p] * w_scale[o]) + bias[o])
+    # out (N, O, P) float32 = act((acc - corr[n, p]) * (s_pix[n, p] * w_scale[o]) + bias[o]), corr = off * sum_c q
     n, pb_len, kg, _ = a.shape
     p_len = out.shape[2]
     kp = wq.shape[1]
     e = kp // kg
     wf = wq.reshape(-1)
-    taps = TAP0
+    of = out.reshape(-1)
     for b in range(n):
+        sb = s_pix[b]
+        cb = corr[b]
         for pb in range(pb_len):
             p0 = pb * NR
             m = min(NR, p_len - p0)
-            for j in range(m):
-                corr[j] = off * sx[b, p0 + j]
             for o0 in range(0, o_len, MR):
-                _TS6(ctile, wf, o0 * kp, kp, taps, kg, af, ((b * pb_len + pb) * kg) * NR * e)
-                for i in range(min(MR, o_len - o0)):
-                    o = o0 + i
-                    for j in range(NR):
-                        bv[j] = bias[o]
-                    epilogue(out[b, o], p0, ctile, i * NR, corr, w_scale[o], s_pix[b], p0, bv, m, code)
+                _PW(wf, o0 * kp, kp, TAP0, kg, af, ((b * pb_len + pb) * kg) * NR * e, of, (b * o_len + o0) * p_len + p0,
+                    p_len, min(MR, o_len - o0), m, w_scale, o0, sb, cb, p0, bias, code)
 
 
 def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, C, 1, 1) int8, (O,)
@@ -285,7 +283,7 @@ def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYO
     w2 = w_q.reshape(o, -1).astype(np.int16) + off
     wq = np.full((_ceil(o, MR), _ceil(w2.shape[1], e)), off, dt)
     wq[:o, : w2.shape[1]] = w2.astype(dt)
-    return (wq, o, np.ascontiguousarray(w_scale, dtype=np.float32), off)
+    return (wq, o, _padded(w_scale, wq.shape[0], np.float32), off)
 
 
 def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, C, H, W) -> (N, O, H, W)
@@ -308,9 +306,8 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
     else:
         _quant_pixels2(x3, inv, a, sx)  # sx stays 0: no offset to correct
     out = np.empty((n, o, h, w), np.float32)
-    b = bias if bias is not None else np.zeros(o, np.float32)
-    _pointwise(wq, off, o, a, a.reshape(-1).view(np.int8 if e == 4 else np.int16), sx, s, w_scale, b, ACT_CODES[act], out.reshape(n, o, p_len),
-               np.empty(MR * NR, np.int32), np.empty(NR, np.int32), np.empty(NR, np.float32))
+    _pointwise(wq, o, a, a.reshape(-1).view(np.int8 if e == 4 else np.int16), sx * off if off else sx, s, w_scale,
+               _padded(bias, wq.shape[0], np.float32), ACT_CODES[act], out.reshape(n, o, p_len))
     return out
 
 
@@ -326,8 +323,8 @@ def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT)
     w = np.zeros((op, kp), wdt)
     w[:o, :k] = w_q
     wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // e, e).transpose(0, 2, 1, 3)).reshape(-1)
-    corr = (off * w_q.astype(np.int32).sum(axis=1)).astype(np.int32)
-    return (wpk, corr, np.ascontiguousarray(w_scale, dtype=np.float32), o, k, off)
+    corr = _padded(off * w_q.astype(np.int32).sum(axis=1), op, np.int32)
+    return (wpk, corr, _padded(w_scale, op, np.float32), o, k, off)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -343,27 +340,19 @@ def _quant_rows(x, inv, rows_per_line, off, a):
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _gemm(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y, ctile, cv, wv, bv):
-    # acc (M, O) int32 = (a - off) @ w.T ; y = act(acc * (s_line[m // rows] * w_scale[o]) + bias[o])
+def _gemm(a, m_len, wpk, corr, s_rows, w_scale, bias, code, y):
+    # acc (M, O) int32 = a @ w.T - corr ; y = act(acc * (s_rows[m] * w_scale[o]) + bias[o])  (MR rows x NR outputs)
     mp, kp = a.shape
     o_len = y.shape[1]
     af = a.reshape(-1)
+    yf = y.reshape(-1)
     e = 2 if a.itemsize == 2 else 4
-    kg = kp // e
     blk = kp * NR
-    taps = TAP0
     for ob in range(-(-o_len // NR)):
         o0 = ob * NR
-        nj = min(NR, o_len - o0)
-        for j in range(nj):
-            cv[j] = corr[o0 + j]
-            wv[j] = w_scale[o0 + j]
-            bv[j] = bias[o0 + j]
         for m0 in range(0, m_len, MR):
-            _TS6(ctile, af, m0 * kp, kp, taps, kg, wpk, ob * blk)
-            for i in range(min(MR, m_len - m0)):
-                m = m0 + i
-                epilogue(y[m], o0, ctile, i * NR, cv, s_line[m // rows_per_line], wv, 0, bv, nj, code)
+            _LIN(af, m0 * kp, kp, TAP0, kp // e, wpk, ob * blk, yf, m0 * o_len + o0, o_len, min(MR, m_len - m0),
+                 min(NR, o_len - o0), s_rows, m0, w_scale, corr, o0, bias, code)
 
 
 def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int16 | uint8, s (N,) float32)
@@ -376,12 +365,20 @@ def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int16 | uint8, 
     return a, s
 
 
+def _padded(v, n, dtype):
+    """``v`` (or zeros when None) as a fresh contiguous array of ``n >= len(v)`` elements, zero-padded: the fused
+    tiles read row and column vectors a whole tile at a time."""
+    out = np.zeros(n, dtype)
+    if v is not None:
+        out[: len(v)] = v
+    return out
+
+
 def _linear_q(a, s, t_len, pack, bias, act, m_len):
     wpk, corr, w_scale, o, _, _ = pack
     y = np.empty((m_len, o), np.float32)
-    b = bias if bias is not None else np.zeros(o, np.float32)
-    _gemm(a, m_len, t_len, wpk, corr, s, w_scale, b, ACT_CODES[act], y, np.empty(MR * NR, np.int32),
-          np.empty(NR, np.int32), np.empty(NR, np.float32), np.empty(NR, np.float32))
+    _gemm(a, m_len, wpk, corr, _padded(np.repeat(s, t_len), a.shape[0], np.float32), w_scale,
+          _padded(bias, w_scale.shape[0], np.float32), ACT_CODES[act], y)
     return y
 
 
