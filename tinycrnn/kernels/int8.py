@@ -11,21 +11,16 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS_EXACT
-from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
-from .activations import ACT_CODES, _act, _sigmoid, _tanh
+from ..quant import QMAX, UMAX, dynamic_uscale_rows, inv_scale
+from . import int8_drivers as D
+from .activations import ACT_CODES, _act
 from .depthwise import ir_activation
+from .int8_drivers import _ceil
 from .microkernel import HAS_VEC, LANES, TAP0, ir_masked_f32, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
 _T8 = tile_kernel("u8s8", 8, NV)
-_T4 = tile_kernel("u8s8", 4, NV)
-_T2 = tile_kernel("u8s8", 2, NV)
-_T1 = tile_kernel("u8s8", 1, NV)
-
-
-def _ceil(a, b):
-    return -(-a // b) * b
 
 
 # ---- conv2d ---------------------------------------------------------------------------------
@@ -154,48 +149,6 @@ def _pixel_scales(x, s_pix, inv_pix):
             sc = s_pix[b, p] / np.float32(QMAX)
             s_pix[b, p] = sc
             inv_pix[b, p] = np.float32(1.0) / sc if sc >= tiny else np.float32(0.0)
-
-
-@njit(**NUMBA_FLAGS_EXACT)
-def _quant_pixels_s8(x, inv_pix, a, sx):
-    # x (N, C, P) float32 -> a (N, Pp/NR, C4, NR) uint32: 4 int8 channels q[n, 4k+j, p] = clip(rint(x * inv_pix[n, p]),
-    # -127, 127) in byte j of a[n, p // NR, k, p % NR]; sx (N, Pp) int32 = sum_c q[n, c, p]. a and sx come zeroed.
-    # NOTE: one NR-pixel run of 4 channels per inner loop (contiguous loads, one packed store, no read-modify-write):
-    # LLVM vectorises it; the per-pixel loop over channels this replaces ran at ~1 ns per element (168 us of a
-    # 256-channel x 640-pixel layer whose int8 products take ~180 us), this at ~0.15 ns.
-    n, c, p_len = x.shape
-    _, pb_len, _, _ = a.shape
-    lo, hi = np.float32(-QMAX), np.float32(QMAX)
-    m8 = np.int32(255)
-    kf = c // 4
-    for b in range(n):
-        for pb in range(pb_len):
-            p0 = pb * NR
-            m = min(NR, p_len - p0)
-            inv = inv_pix[b, p0 : p0 + m]
-            t = sx[b, p0 : p0 + m]
-            for k in range(kf):
-                x0 = x[b, 4 * k, p0 : p0 + m]
-                x1 = x[b, 4 * k + 1, p0 : p0 + m]
-                x2 = x[b, 4 * k + 2, p0 : p0 + m]
-                x3 = x[b, 4 * k + 3, p0 : p0 + m]
-                ak = a[b, pb, k]
-                for j in range(m):
-                    s = inv[j]
-                    q0 = np.int32(min(max(np.rint(x0[j] * s), lo), hi))
-                    q1 = np.int32(min(max(np.rint(x1[j] * s), lo), hi))
-                    q2 = np.int32(min(max(np.rint(x2[j] * s), lo), hi))
-                    q3 = np.int32(min(max(np.rint(x3[j] * s), lo), hi))
-                    t[j] += q0 + q1 + q2 + q3
-                    ak[j] = np.uint32((q0 & m8) | ((q1 & m8) << 8) | ((q2 & m8) << 16) | ((q3 & m8) << 24))
-            for ci in range(4 * kf, c):  # the last, partial group of 4 channels
-                sh = np.int32(8 * (ci - 4 * kf))
-                xc = x[b, ci, p0 : p0 + m]
-                ak = a[b, pb, kf]
-                for j in range(m):
-                    q = np.int32(min(max(np.rint(xc[j] * inv[j]), lo), hi))
-                    t[j] += q
-                    ak[j] |= np.uint32((q & m8) << sh)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -335,7 +288,7 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none", fast: bool = Tr
     _pixel_scales(x3, s, inv)
     a = np.zeros((n, pp // NR, _ceil(c, 4) // 4, NR), np.uint32)
     sx = np.zeros((n, pp), np.int32)
-    _quant_pixels_s8(x3, inv, a, sx)
+    D.quant_pixels_s8(x3, inv, a, sx)
     out = np.empty((n, o, h, w), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
     run = _pointwise_s8_zmm if HAS_VEC and fast else _pointwise_s8
@@ -349,25 +302,8 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none", fast: bool = Tr
 
 def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray):  # (O, K) int8, (O,) float32 -> packed tuple
     """``(O/NR, K4, NR, 4)`` int8 plus ``corr[o] = 128 * sum_k w_q[o, k]``: inputs enter vpdpbusd as
-    ``x_q + 128`` (unsigned), and subtracting ``corr`` restores the signed product exactly."""
-    o, k = w_q.shape
-    kp, op = _ceil(k, 4), _ceil(o, NR)
-    w = np.zeros((op, kp), np.int8)
-    w[:o, :k] = w_q
-    wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // 4, 4).transpose(0, 2, 1, 3)).reshape(-1)
-    corr = (128 * w_q.astype(np.int32).sum(axis=1)).astype(np.int32)
-    return (wpk, corr, np.ascontiguousarray(w_scale, dtype=np.float32), o, k)
-
-
-@njit(**NUMBA_FLAGS_EXACT)
-def _quant_rows_u8(x, inv, rows_per_line, a):
-    # x (M, K) float32 -> a (Mp, Kp) uint8 = clip(rint(x * inv[m // rows_per_line]), -127, 127) + 128
-    m_len, k_len = x.shape
-    for m in range(m_len):
-        s = inv[m // rows_per_line]
-        for k in range(k_len):
-            v = min(max(np.rint(x[m, k] * s), np.float32(-QMAX)), np.float32(QMAX))
-            a[m, k] = np.uint8(np.int32(v) + 128)
+    ``x_q + 128`` (unsigned), and subtracting ``corr`` restores the signed product exactly (:func:`.int8_drivers.pack_linear`)."""
+    return D.pack_linear(w_q, w_scale, 128, NR)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -393,17 +329,8 @@ def _gemm_u8(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y,
                     y[m, o] = _act(np.float32(acc) * (sl * w_scale[o]) + bias[o], code)
 
 
-def _quantize_lines(x):  # (N, T, K) float32 -> (a (Mp, Kp) uint8, s (N,) float32)
-    n, t_len, k = x.shape
-    s = dynamic_scale_rows(x)
-    inv = np.array([inv_scale(v) for v in s], np.float32)
-    a = np.full((_ceil(n * t_len, MR), _ceil(k, 4)), 128, np.uint8)
-    _quant_rows_u8(np.ascontiguousarray(x, dtype=np.float32).reshape(n * t_len, k), inv, t_len, a)
-    return a, s
-
-
 def _linear_q(a, s, t_len, pack, bias, act, m_len):
-    wpk, corr, w_scale, o, _ = pack
+    wpk, corr, w_scale, o, _, _ = pack
     y = np.empty((m_len, o), np.float32)
     b = bias if bias is not None else np.zeros(o, np.float32)
     _gemm_u8(a, m_len, t_len, wpk, corr, s, w_scale, b, ACT_CODES[act], y, np.empty(MR * NR, np.int32))
@@ -412,74 +339,20 @@ def _linear_q(a, s, t_len, pack, bias, act, m_len):
 
 def linear_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, T, I) -> (N, T, O) float32
     """Dynamic per-line int8 linear layer (``pack`` from :func:`pack_linear_int8`)."""
-    n, t_len, _ = x.shape
-    a, s = _quantize_lines(x)
-    return _linear_q(a, s, t_len, pack, bias, act, n * t_len).reshape(n, t_len, -1)
+    return D.linear(x, pack, bias, act, MR, _linear_q)
 
 
 # ---- LSTM -----------------------------------------------------------------------------------
 
 
 def pack_lstm_int8(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b):
-    """Both matrices packed for the VNNI tile; ``hs = w_hh_scale / 127`` folds the fixed h scale."""
-    hs = (np.asarray(w_hh_scale, np.float32) * H_QSCALE).astype(np.float32)
-    hh = pack_linear_int8(w_hh_q, hs)
-    return (pack_linear_int8(w_ih_q, w_ih_scale), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32))
+    """Both matrices packed for the VNNI tile (:func:`.int8_drivers.pack_lstm`)."""
+    return D.pack_lstm(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, 128, NR)
 
 
-@njit(**NUMBA_FLAGS_EXACT)
-def _lstm_rec_u8(xw, whh, corr, hs, reverse, out, col0, hq, z, c, ctile):
-    # per step: acc (N, 4H) int32 = (hq - 128) @ w_hh.T ; z = xw_t + acc * hs ; gates i, f, g, o
-    # hq (MRp, H) uint8 = rint(h * 127) + 128; MRp in {1, 2, 4, 8} lines share each weight load
-    n, t_len, g4 = xw.shape
-    hid = g4 // 4
-    mrp, kp = hq.shape
-    hf = hq.reshape(-1)
-    k4 = kp // 4
-    blk = k4 * NR * 4
-    taps = TAP0
-    hq[:, :] = 128
-    c[:, :] = 0.0
-    for s in range(t_len):
-        t = t_len - 1 - s if reverse else s
-        for ob in range(-(-g4 // NR)):
-            if mrp == 8:
-                _T8(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
-            elif mrp == 4:
-                _T4(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
-            elif mrp == 2:
-                _T2(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
-            else:
-                _T1(ctile, hf, 0, kp, taps, k4, whh, ob * blk)
-            for b in range(n):
-                for j in range(min(NR, g4 - ob * NR)):
-                    g = ob * NR + j
-                    z[b, g] = xw[b, t, g] + np.float32(ctile[b * NR + j] - corr[g]) * hs[g]
-        for b in range(n):
-            for j in range(hid):
-                cj = _sigmoid(z[b, hid + j]) * c[b, j] + _sigmoid(z[b, j]) * _tanh(z[b, 2 * hid + j])
-                c[b, j] = cj
-                hj = _sigmoid(z[b, 3 * hid + j]) * _tanh(cj)
-                out[b, t, col0 + j] = hj
-                v = min(max(np.rint(hj * np.float32(QMAX)), np.float32(-QMAX)), np.float32(QMAX))
-                hq[b, j] = np.uint8(np.int32(v) + 128)
+_lstm_rec = D.make_lstm_rec(D.ZMM, MR, NR)
 
 
 def bilstm_int8(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) float32 -> (N, T, 2H) float32
-    """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`. Lines go through the
-    recurrence up to 8 at a time, so a batch shares every recurrent weight load."""
-    n, t_len, _ = x.shape
-    hid = fwd[3].shape[0] // 4
-    out = np.empty((n, t_len, 2 * hid), np.float32)
-    a, s = _quantize_lines(x)
-    for col0, (ih, whh, corr, hs, b), reverse in ((0, fwd, False), (hid, bwd, True)):
-        xw = _linear_q(a, s, t_len, ih, b, "none", n * t_len).reshape(n, t_len, 4 * hid)
-        for b0 in range(0, n, 8):
-            nb = min(8, n - b0)
-            mrp = 1 if nb == 1 else 2 if nb == 2 else 4 if nb <= 4 else 8
-            ob = np.empty((nb, t_len, hid), np.float32)
-            _lstm_rec_u8(xw[b0 : b0 + nb], whh, corr, hs, reverse, ob, 0, np.empty((mrp, _ceil(hid, 4)), np.uint8),
-                         np.empty((nb, 4 * hid), np.float32), np.empty((nb, hid), np.float32),
-                         np.empty(mrp * NR, np.int32))
-            out[b0 : b0 + nb, :, col0 : col0 + hid] = ob
-    return out
+    """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`; up to 8 lines share each weight load."""
+    return D.bilstm(x, fwd, bwd, MR, NR, _linear_q, _lstm_rec)

@@ -19,9 +19,11 @@ import numpy as np
 from numba import njit
 
 from ..config import NUMBA_FLAGS_EXACT
-from ..quant import H_QSCALE, QMAX, UMAX, dynamic_scale_rows, dynamic_uscale_rows, inv_scale
-from .activations import ACT_CODES, _sigmoid, _tanh
-from .int8 import _ceil, _quant_nhwc_u8
+from ..quant import QMAX, UMAX, dynamic_uscale_rows, inv_scale
+from . import int8_drivers as D
+from .activations import ACT_CODES
+from .int8 import _quant_nhwc_u8
+from .int8_drivers import _ceil, _padded
 from .microkernel import TAP0
 from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, fused_kernel, tile_kernel
 
@@ -29,17 +31,14 @@ from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, fused_kernel, tile_
 AVAILABLE = HAS_AVX2
 LAYOUT = "avxvnni" if HAS_AVXVNNI else "avx2"
 MR = 6  # tile rows: 12 ymm accumulators + 2 weight vectors + the broadcast (+ vpmaddwd's product)
-_TC = _TS6 = tile_kernel(6)
-_TS4 = tile_kernel(4)
-_TS2 = tile_kernel(2)
-_TS1 = tile_kernel(1)
+_TC = tile_kernel(MR)
 _PW = fused_kernel(MR, True)  # rows = output channels (bias per row)
 _LIN = fused_kernel(MR, False)  # rows = time steps (bias per column)
 
 
-def _types(layout):
-    """(E elements per group, dtype of a signed input entering the tile, the weights' dtype, input offset)."""
-    return (4, np.uint8, np.int8, 128) if layout == "avxvnni" else (2, np.int16, np.int16, 0)
+def _off(layout):
+    """The input offset of a layout: 128 (uint8 x int8 quads) or 0 (int16 pairs), :func:`.int8_drivers.layout_types`."""
+    return 128 if layout == "avxvnni" else 0
 
 
 # ---- conv2d (uint8 activations) -----------------------------------------------------------------
@@ -159,46 +158,6 @@ def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndar
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _quant_pixels(x, inv_pix, a, sx):
-    # x (N, C, P) float32 -> a (N, Pp/NR, C4, NR) uint32: 4 int8 channels q[n, 4k+j, p] = clip(rint(x * inv_pix[n, p]),
-    # -127, 127) in byte j of a[n, p // NR, k, p % NR]; sx (N, Pp) int32 = sum_c q. a and sx come zeroed.
-    # (int8._quant_pixels_s8 with this module's NR: one NR-pixel run of 4 channels per inner loop, one packed store)
-    n, c, p_len = x.shape
-    _, pb_len, _, _ = a.shape
-    lo, hi = np.float32(-QMAX), np.float32(QMAX)
-    m8 = np.int32(255)
-    kf = c // 4
-    for b in range(n):
-        for pb in range(pb_len):
-            p0 = pb * NR
-            m = min(NR, p_len - p0)
-            inv = inv_pix[b, p0 : p0 + m]
-            t = sx[b, p0 : p0 + m]
-            for k in range(kf):
-                x0 = x[b, 4 * k, p0 : p0 + m]
-                x1 = x[b, 4 * k + 1, p0 : p0 + m]
-                x2 = x[b, 4 * k + 2, p0 : p0 + m]
-                x3 = x[b, 4 * k + 3, p0 : p0 + m]
-                ak = a[b, pb, k]
-                for j in range(m):
-                    s = inv[j]
-                    q0 = np.int32(min(max(np.rint(x0[j] * s), lo), hi))
-                    q1 = np.int32(min(max(np.rint(x1[j] * s), lo), hi))
-                    q2 = np.int32(min(max(np.rint(x2[j] * s), lo), hi))
-                    q3 = np.int32(min(max(np.rint(x3[j] * s), lo), hi))
-                    t[j] += q0 + q1 + q2 + q3
-                    ak[j] = np.uint32((q0 & m8) | ((q1 & m8) << 8) | ((q2 & m8) << 16) | ((q3 & m8) << 24))
-            for ci in range(4 * kf, c):
-                sh = np.int32(8 * (ci - 4 * kf))
-                xc = x[b, ci, p0 : p0 + m]
-                ak = a[b, pb, kf]
-                for j in range(m):
-                    q = np.int32(min(max(np.rint(xc[j] * inv[j]), lo), hi))
-                    t[j] += q
-                    ak[j] |= np.uint32((q & m8) << sh)
-
-
-@njit(**NUMBA_FLAGS_EXACT)
 def _pixel_scales_bits(xi, s_pix, inv_pix, acc, accf):
     # int8._pixel_scales on the float bits: xi (N, C, P) int32 = x's bits; |x| as bits (sign cleared) orders like
     # |x| itself, so an integer running max (vpmaxsd) finds the same maximum; acc (P,) int32 scratch, accf its
@@ -278,7 +237,8 @@ def _pointwise(wq, o_len, a, af, corr, s_pix, w_scale, bias, code, out):
 def pack_pointwise_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, C, 1, 1) int8, (O,)
     """``w_q + off`` as ``(Op, Kp)`` rows of the broadcast dtype (O padded to MR, C to E; the padding is
     ``off``, which meets zero activations): int16 rows for vpmaddwd, uint8 ``w_q + 128`` for vpdpbusd."""
-    e, dt, _, off = _types(layout)
+    off = _off(layout)
+    e, dt, _ = D.layout_types(off)
     o = w_q.shape[0]
     w2 = w_q.reshape(o, -1).astype(np.int16) + off
     wq = np.full((_ceil(o, MR), _ceil(w2.shape[1], e)), off, dt)
@@ -302,7 +262,7 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
     a = np.zeros((n, pp // NR, _ceil(c, e) // e, NR), np.uint32)
     sx = np.zeros((n, pp), np.int32)
     if e == 4:
-        _quant_pixels(x3, inv, a, sx)
+        D.quant_pixels_s8(x3, inv, a, sx)
     else:
         _quant_pixels2(x3, inv, a, sx)  # sx stays 0: no offset to correct
     out = np.empty((n, o, h, w), np.float32)
@@ -315,28 +275,8 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
 
 
 def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT):  # (O, K) int8, (O,) float32
-    """``(O/NR, Kp/E, NR, E)`` int16 pairs (avx2) or int8 quads (avxvnni) plus ``corr[o] = off * sum_k w_q[o, k]``
-    (0, or 128 when inputs enter vpdpbusd as ``x_q + 128``), the scales, O, K and the input offset."""
-    e, _, wdt, off = _types(layout)
-    o, k = w_q.shape
-    kp, op = _ceil(k, e), _ceil(o, NR)
-    w = np.zeros((op, kp), wdt)
-    w[:o, :k] = w_q
-    wpk = np.ascontiguousarray(w.reshape(op // NR, NR, kp // e, e).transpose(0, 2, 1, 3)).reshape(-1)
-    corr = _padded(off * w_q.astype(np.int32).sum(axis=1), op, np.int32)
-    return (wpk, corr, _padded(w_scale, op, np.float32), o, k, off)
-
-
-@njit(**NUMBA_FLAGS_EXACT)
-def _quant_rows(x, inv, rows_per_line, off, a):
-    # x (M, K) float32 -> a (Mp, Kp) int16 or uint8 = clip(rint(x * inv[m // rows_per_line]), -127, 127) + off
-    m_len, k_len = x.shape
-    for m in range(m_len):
-        s = inv[m // rows_per_line]
-        row = a[m]
-        for k in range(k_len):
-            v = min(max(np.rint(x[m, k] * s), np.float32(-QMAX)), np.float32(QMAX))
-            row[k] = np.int32(v) + off
+    """``(O/NR, Kp/E, NR, E)`` int16 pairs (avx2) or int8 quads (avxvnni): :func:`.int8_drivers.pack_linear`."""
+    return D.pack_linear(w_q, w_scale, _off(layout), NR)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -355,25 +295,6 @@ def _gemm(a, m_len, wpk, corr, s_rows, w_scale, bias, code, y):
                  min(NR, o_len - o0), s_rows, m0, w_scale, corr, o0, bias, code)
 
 
-def _quantize_lines(x, off):  # (N, T, K) float32 -> (a (Mp, Kp) int16 | uint8, s (N,) float32)
-    n, t_len, k = x.shape
-    s = dynamic_scale_rows(x)
-    inv = np.array([inv_scale(v) for v in s], np.float32)
-    e, adt, _, _ = _types("avxvnni" if off else "avx2")
-    a = np.full((_ceil(n * t_len, MR), _ceil(k, e)), off, adt)
-    _quant_rows(np.ascontiguousarray(x, dtype=np.float32).reshape(n * t_len, k), inv, t_len, off, a)
-    return a, s
-
-
-def _padded(v, n, dtype):
-    """``v`` (or zeros when None) as a fresh contiguous array of ``n >= len(v)`` elements, zero-padded: the fused
-    tiles read row and column vectors a whole tile at a time."""
-    out = np.zeros(n, dtype)
-    if v is not None:
-        out[: len(v)] = v
-    return out
-
-
 def _linear_q(a, s, t_len, pack, bias, act, m_len):
     wpk, corr, w_scale, o, _, _ = pack
     y = np.empty((m_len, o), np.float32)
@@ -384,77 +305,20 @@ def _linear_q(a, s, t_len, pack, bias, act, m_len):
 
 def linear_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray:  # (N, T, I) -> (N, T, O) float32
     """Dynamic per-line int8 linear layer (``pack`` from :func:`pack_linear_int8`)."""
-    n, t_len, _ = x.shape
-    a, s = _quantize_lines(x, pack[5])
-    return _linear_q(a, s, t_len, pack, bias, act, n * t_len).reshape(n, t_len, -1)
+    return D.linear(x, pack, bias, act, MR, _linear_q)
 
 
 # ---- LSTM ---------------------------------------------------------------------------------------
 
 
 def pack_lstm_int8(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, layout: str = LAYOUT):
-    """Both matrices packed like :func:`pack_linear_int8`; ``hs = w_hh_scale / 127`` folds the fixed h scale."""
-    hs = (np.asarray(w_hh_scale, np.float32) * H_QSCALE).astype(np.float32)
-    hh = pack_linear_int8(w_hh_q, hs, layout)
-    return (pack_linear_int8(w_ih_q, w_ih_scale, layout), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32),
-            hh[5])
+    """Both matrices packed like :func:`pack_linear_int8` (:func:`.int8_drivers.pack_lstm`)."""
+    return D.pack_lstm(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, _off(layout), NR)
 
 
-@njit(**NUMBA_FLAGS_EXACT)
-def _lstm_rec(xw, whh, corr, hs, off, reverse, out, hq, z, c, ctile):
-    # per step: acc (N, 4H) int32 = (hq - off) @ w_hh.T ; z = xw_t + acc * hs ; gates i, f, g, o
-    # hq (MRp, Kp) = rint(h * 127) + off; MRp in {1, 2, 4, 6} lines share each weight load
-    n, t_len, g4 = xw.shape
-    hid = g4 // 4
-    mrp, kp = hq.shape
-    hf = hq.reshape(-1)
-    e = 2 if hq.itemsize == 2 else 4
-    kg = kp // e
-    blk = kp * NR
-    taps = TAP0
-    hq[:, :] = off
-    c[:, :] = 0.0
-    for s in range(t_len):
-        t = t_len - 1 - s if reverse else s
-        for ob in range(-(-g4 // NR)):
-            if mrp == 6:
-                _TS6(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
-            elif mrp == 4:
-                _TS4(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
-            elif mrp == 2:
-                _TS2(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
-            else:
-                _TS1(ctile, hf, 0, kp, taps, kg, whh, ob * blk)
-            for b in range(n):
-                for j in range(min(NR, g4 - ob * NR)):
-                    g = ob * NR + j
-                    z[b, g] = xw[b, t, g] + np.float32(ctile[b * NR + j] - corr[g]) * hs[g]
-        for b in range(n):
-            for j in range(hid):
-                cj = _sigmoid(z[b, hid + j]) * c[b, j] + _sigmoid(z[b, j]) * _tanh(z[b, 2 * hid + j])
-                c[b, j] = cj
-                hj = _sigmoid(z[b, 3 * hid + j]) * _tanh(cj)
-                out[b, t, j] = hj
-                v = min(max(np.rint(hj * np.float32(QMAX)), np.float32(-QMAX)), np.float32(QMAX))
-                hq[b, j] = np.int32(v) + off
+_lstm_rec = D.make_lstm_rec(D.YMM, MR, NR)
 
 
 def bilstm_int8(x: np.ndarray, fwd, bwd) -> np.ndarray:  # (N, T, I) float32 -> (N, T, 2H) float32
-    """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`. Lines go through the
-    recurrence up to 6 at a time (the tile's rows), so a batch shares every recurrent weight load."""
-    n, t_len, _ = x.shape
-    hid = fwd[3].shape[0] // 4
-    off = fwd[5]
-    e, dt, _, _ = _types("avxvnni" if off else "avx2")
-    out = np.empty((n, t_len, 2 * hid), np.float32)
-    a, s = _quantize_lines(x, off)
-    for col0, (ih, whh, corr, hs, b, _), reverse in ((0, fwd, False), (hid, bwd, True)):
-        xw = _linear_q(a, s, t_len, ih, b, "none", n * t_len).reshape(n, t_len, 4 * hid)
-        for b0 in range(0, n, MR):
-            nb = min(MR, n - b0)
-            mrp = 1 if nb == 1 else 2 if nb == 2 else 4 if nb <= 4 else 6
-            ob = np.empty((nb, t_len, hid), np.float32)
-            _lstm_rec(xw[b0 : b0 + nb], whh, corr, hs, off, reverse, ob, np.empty((mrp, _ceil(hid, e)), dt),
-                      np.empty((nb, 4 * hid), np.float32), np.empty((nb, hid), np.float32), np.empty(mrp * NR, np.int32))
-            out[b0 : b0 + nb, :, col0 : col0 + hid] = ob
-    return out
+    """Bidirectional int8 LSTM; ``fwd``/``bwd`` from :func:`pack_lstm_int8`; up to MR = 6 lines share each weight load."""
+    return D.bilstm(x, fwd, bwd, MR, NR, _linear_q, _lstm_rec)
