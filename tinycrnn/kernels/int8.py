@@ -28,12 +28,7 @@ _T8 = tile_kernel("u8s8", 8, NV)
 
 def pack_conv_int8(w_q: np.ndarray):  # (O, C, kh, kw) int8 -> packed tuple
     """Weights as ``(O/NR, kh*kw, C4, NR, 4)`` int8 (C and O zero-padded) so one vpdpbusd step reads 64 bytes."""
-    o, c, kh, kw = w_q.shape
-    cp, op = _ceil(c, 4), _ceil(o, NR)
-    w = np.zeros((op, kh, kw, cp), np.int8)
-    w[:o, :, :, :c] = w_q.transpose(0, 2, 3, 1)
-    w = w.reshape(op // NR, NR, kh * kw, cp // 4, 4).transpose(0, 2, 3, 1, 4)
-    return (np.ascontiguousarray(w).reshape(-1), o, c, kh, kw)
+    return (D.pack_conv(w_q, 4, np.int8, NR),) + w_q.shape
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -82,17 +77,8 @@ def _conv_u8(xp, sh, sw, taps, k4, wpk, s_line, w_scale, bias, code, raw, out, o
 
 
 def _conv_setup(shape, pack, stride, pad):
-    n, c, h, w = shape
-    _, o, c_w, kh, kw = pack
-    sh, sw = stride
-    ph, pw = pad
-    ho = (h + 2 * ph - kh) // sh + 1
-    wo = (w + 2 * pw - kw) // sw + 1
-    cp = _ceil(c, 4)
-    wp = max(w + 2 * pw, (_ceil(wo, MR) - 1) * sw + kw)
-    xp = np.zeros((n, h + 2 * ph, wp, cp), np.uint8)
-    taps = np.array([(i * wp + j) * cp for i in range(kh) for j in range(kw)], np.int64)
-    return xp, taps, cp // 4, (n, o, ho, wo)
+    xp, taps, k4, (ho, wo) = D.conv_setup(shape, pack[3], pack[4], stride, pad, MR, 4, np.uint8)
+    return xp, taps, k4, (shape[0], pack[1], ho, wo)
 
 
 def conv2d_int8(

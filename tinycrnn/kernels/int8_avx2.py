@@ -45,15 +45,10 @@ def _off(layout):
 
 
 def pack_conv_int8(w_q: np.ndarray, layout: str = LAYOUT):  # (O, C, kh, kw) int8 -> packed tuple
-    """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` (C and O zero-padded): int16 pairs (E = 2) for vpmaddwd,
-    int8 quads (E = 4) for vpdpbusd."""
-    o, c, kh, kw = w_q.shape
-    e, dt = (4, np.int8) if layout == "avxvnni" else (2, np.int16)
-    cp, op = _ceil(c, e), _ceil(o, NR)
-    w = np.zeros((op, kh, kw, cp), dt)
-    w[:o, :, :, :c] = w_q.transpose(0, 2, 3, 1)
-    w = w.reshape(op // NR, NR, kh * kw, cp // e, e).transpose(0, 2, 3, 1, 4)
-    return (np.ascontiguousarray(w).reshape(-1), o, c, kh, kw, layout)
+    """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` (:func:`.int8_drivers.pack_conv`): int16 pairs (E = 2) for
+    vpmaddwd, int8 quads (E = 4) for vpdpbusd."""
+    e, _, wdt = D.layout_types(_off(layout))
+    return (D.pack_conv(w_q, e, wdt, NR),) + w_q.shape + (layout,)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -102,18 +97,9 @@ def _conv(xp, sh, sw, taps, kg, wpk, s_line, w_scale, bias, code, raw, out, out_
 
 
 def _conv_setup(shape, pack, stride, pad):
-    n, c, h, w = shape
-    _, o, c_w, kh, kw, layout = pack
-    e, dt = (4, np.uint8) if layout == "avxvnni" else (2, np.int16)
-    sh, sw = stride
-    ph, pw = pad
-    ho = (h + 2 * ph - kh) // sh + 1
-    wo = (w + 2 * pw - kw) // sw + 1
-    cp = _ceil(c, e)
-    wp = max(w + 2 * pw, (_ceil(wo, MR) - 1) * sw + kw)
-    xp = np.zeros((n, h + 2 * ph, wp, cp), dt)
-    taps = np.array([(i * wp + j) * cp for i in range(kh) for j in range(kw)], np.int64)
-    return xp, taps, cp // e, (n, ho, wo, o)
+    e, adt, _ = D.layout_types(_off(pack[5]))
+    xp, taps, kg, (ho, wo) = D.conv_setup(shape, pack[3], pack[4], stride, pad, MR, e, adt)
+    return xp, taps, kg, (shape[0], ho, wo, pack[1])
 
 
 def _scratch():

@@ -35,6 +35,35 @@ def layout_types(off):
     return (4, np.uint8, np.int8) if off else (2, np.int16, np.int16)
 
 
+# ---- conv2d (uint8 activations, NHWC zero-bordered input) ------------------------------------------
+
+
+def pack_conv(w_q, e, dt, nr):  # (O, C, kh, kw) int8 -> flat packed weights
+    """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` of ``dt`` (C and O zero-padded): one group step of the tile reads
+    NR x E values (int8 quads: 4 bytes per column; int16 pairs: 4 bytes too)."""
+    o, c, kh, kw = w_q.shape
+    cp, op = _ceil(c, e), _ceil(o, nr)
+    w = np.zeros((op, kh, kw, cp), dt)
+    w[:o, :, :, :c] = w_q.transpose(0, 2, 3, 1)
+    w = w.reshape(op // nr, nr, kh * kw, cp // e, e).transpose(0, 2, 3, 1, 4)
+    return np.ascontiguousarray(w).reshape(-1)
+
+
+def conv_setup(shape, kh, kw, stride, pad, mr, e, dt):
+    """The conv's zeroed ``(N, H + 2ph, Wp, Cp)`` input (Wp: whole MR-pixel tiles stay in the row), its tap offsets,
+    Cp / E groups and ``(Ho, Wo)``."""
+    n, c, h, w = shape
+    sh, sw = stride
+    ph, pw = pad
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
+    cp = _ceil(c, e)
+    wp = max(w + 2 * pw, (_ceil(wo, mr) - 1) * sw + kw)
+    xp = np.zeros((n, h + 2 * ph, wp, cp), dt)
+    taps = np.array([(i * wp + j) * cp for i in range(kh) for j in range(kw)], np.int64)
+    return xp, taps, cp // e, (ho, wo)
+
+
 # ---- quantisers ---------------------------------------------------------------------------------
 
 
