@@ -170,7 +170,7 @@ def _pixel_scales_bits(xi, s_pix, inv_pix, acc, accf):
 
 @njit(**NUMBA_FLAGS_EXACT)
 def _quant_pixels2(x, inv_pix, a, sx):
-    # _quant_pixels with 2 int16 channels per uint32: q[n, 2k+j, p] in half j of a[n, p // NR, k, p % NR]
+    # int8_drivers.quant_pixels_s8 with 2 int16 channels per uint32: q[n, 2k+j, p] in half j of a[n, p // NR, k, p % NR]
     n, c, p_len = x.shape
     _, pb_len, _, _ = a.shape
     lo, hi = np.float32(-QMAX), np.float32(QMAX)
@@ -245,12 +245,15 @@ def pointwise_int8(x: np.ndarray, pack, bias, act: str = "none") -> np.ndarray: 
     inv = np.empty((n, p_len), np.float32)
     acc = np.empty(p_len, np.int32)
     _pixel_scales_bits(x3.view(np.int32), s, inv, acc, acc.view(np.float32))
-    a = np.zeros((n, pp // NR, _ceil(c, e) // e, NR), np.uint32)
-    sx = np.zeros((n, pp), np.int32)
     if e == 4:
+        a, sx = np.zeros((n, pp // NR, _ceil(c, e) // e, NR), np.uint32), np.zeros((n, pp), np.int32)
         D.quant_pixels_s8(x3, inv, a, sx)
-    else:
-        _quant_pixels2(x3, inv, a, sx)  # sx stays 0: no offset to correct
+    else:  # no offset to correct: sx is a dummy the int16 tile never reads
+        # NOTE: _quant_pixels2 assigns every element of a but the last block's padding pixels: zeroing only that
+        # block saves a memset of the whole copy (~25 us of a 256-channel x 1280-pixel layer)
+        a, sx = np.empty((n, pp // NR, _ceil(c, e) // e, NR), np.uint32), np.zeros((n, 1), np.int32)
+        a[:, -1] = 0
+        _quant_pixels2(x3, inv, a, sx)
     out = np.empty((n, o, h, w), np.float32)
     _pointwise(wq, o, a, a.reshape(-1).view(np.int8 if e == 4 else np.int16), sx * off if off else sx, s, w_scale,
                _padded(bias, wq.shape[0], np.float32), ACT_CODES[act], out.reshape(n, o, p_len))
