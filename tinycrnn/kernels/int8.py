@@ -2,6 +2,9 @@
 projections (dynamic per-line int8 GEMM) and the int8 LSTM recurrence, all on the VNNI tiles of
 :mod:`.microkernel`. Twins: ``ref.conv2d_int8_ref``, ``ref.linear_int8_ref``, ``ref.bilstm_int8_ref``.
 
+The drivers shared with the AVX2 module (quantisers, packing, the linear layer, the BiLSTM and its
+recurrence) are :mod:`.int8_drivers`; this module keeps what is specific to its tiles (conv, pointwise, GEMM epilogue).
+
 Activations stay float32 NCHW between ops: each kernel quantises its input on entry and
 dequantises (scale, bias, activation fused) on exit, so ops keep one tensor type.
 """

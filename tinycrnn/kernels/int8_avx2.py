@@ -10,6 +10,10 @@ Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and reco
 - ``"avxvnni"``: everything on uint8 x int8 quads (VEX vpdpbusd); signed inputs enter as ``q + 128``
   and the exact correction ``128 * sum(w)`` is subtracted, as on the AVX-512 path.
 
+The pointwise conv and the linear layer run on :func:`.tiles_avx2.fused_kernel` (dequantisation, bias and
+activation applied to the accumulators in registers); the drivers shared with :mod:`.int8` (quantisers,
+packing, the linear layer, the BiLSTM) are :mod:`.int8_drivers`.
+
 NOTE: the conv writes NHWC memory (returned as an NCHW view, like the FP32 Winograd convs): a tile's
 row is one pixel's 16 channels, stored as one vector, and the next conv or max-pool reads NHWC
 without a transpose. The pointwise conv keeps NCHW (its tile rows are channels), which the FP32
