@@ -4,7 +4,10 @@ plain-loop tiles where the CPU lacks AVX-512 VNNI, and must stay bit-exact again
 On AVX-512 VNNI CPUs the numba namespace already runs this module (tests/test_kernels.py); elsewhere the numba
 namespace runs another one (int8_avx2 on AVX2), so these tests are what checks that the shared drivers still compute
 what the AVX-512 path computed."""
+import os
+
 import numpy as np
+from conftest import AVX2_CPU, run_python
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import int8_conv_cases, int8_linear_cases, int8_lstm_cases
@@ -51,3 +54,32 @@ def test_pointwise_integer_products_exact_both_epilogues(n, c, o, p, fast, seed)
     b = rng.standard_normal(o).astype(np.float32)
     got = K.pointwise_int8(x, K.pack_pointwise_int8(w_q, w_scale), b, "relu", fast=fast)
     np.testing.assert_array_equal(got, REF.pointwise_int8(x, REF.pack_pointwise_int8(w_q, w_scale), b, "relu"))
+
+
+#: Compiles (never runs: this CPU may lack AVX-512) the shared recurrence and the linear GEMM for an AVX-512 VNNI
+#: target and counts the zmm vpdpbusd they are made of.
+VNNI_CHILD = """
+import re, numpy as np, numba
+from tinycrnn.kernels import int8 as K, microkernel
+x = np.zeros((1, 3, 4), np.float32)
+fwd = K.pack_lstm_int8(np.ones((8, 4), np.int8), np.ones(8, np.float32), np.ones((8, 2), np.int8), np.ones(8, np.float32),
+                       np.zeros(8, np.float32))
+ih, whh, corr, hs, b, off = fwd
+args = (np.zeros((1, 3, 8), np.float32), whh, corr, hs, off, False, np.zeros((1, 3, 2), np.float32),
+        np.zeros((1, 4), np.uint8), np.zeros((1, 8), np.float32), np.zeros((1, 2), np.float32), np.zeros(32, np.int32))
+sig = tuple(numba.typeof(v) for v in args)
+K._lstm_rec.compile(sig)
+asm = K._lstm_rec.inspect_asm(sig)
+print(microkernel.HAS_VNNI, len(re.findall(r"vpdpbusd\\s+\\S*%zmm", asm)))
+"""
+
+AVX512_VNNI_CPU = {"NUMBA_CPU_NAME": "icelake-server",
+                   "NUMBA_CPU_FEATURES": AVX2_CPU["NUMBA_CPU_FEATURES"]
+                   + ",+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd,+avx512vnni"}
+
+
+def test_shared_recurrence_compiles_to_zmm_vpdpbusd_for_avx512_vnni(tmp_path):
+    out = run_python("-c", VNNI_CHILD, env=dict(os.environ, **AVX512_VNNI_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    has_vnni, n = out.stdout.split("\n")[-2].split()
+    assert has_vnni == "True" and int(n) >= 1  # the 1-row tile: 2 zmm vpdpbusd per k step (LLVM may unroll)
