@@ -25,10 +25,10 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS, NUMBA_FLAGS_EXACT
 from .activations import ACT_CODES, _act, _bias_act_planes, _bias_act_scatter
-from .microkernel import HAS_VEC, LANES, TAP0, fma32, prefetch, tile_kernel
+from .microkernel import F32_MR, HAS_VEC, LANES, TAP0, fma32, prefetch, tile_kernel
 from .winograd import VARIANTS, PackedWinograd, winograd_applies, winograd_conv, winograd_pays
 
-MR, NV = 8, 2
+MR, NV = F32_MR, 2  # 8 x 32 (AVX-512, ARM, portable), 6 x 32 (AVX2: microkernel.YMM_F32)
 NR = NV * LANES
 _TF8 = tile_kernel("f32", MR, NV)
 

@@ -25,9 +25,9 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, bias_act_rows
-from .microkernel import LANES, TAP0, prefetch, tile_kernel
+from .microkernel import F32_MR, LANES, TAP0, prefetch, tile_kernel
 
-MR, NV = 8, 2
+MR, NV = F32_MR, 2  # 8 x 32 (AVX-512, ARM, portable), 6 x 32 (AVX2: microkernel.YMM_F32)
 NR = NV * LANES
 _2, _4, _5, _8 = np.float32(2.0), np.float32(4.0), np.float32(5.0), np.float32(8.0)  # float32 literals: no f64 promotion
 _TF8 = tile_kernel("f32", MR, NV)
