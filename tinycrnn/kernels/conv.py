@@ -17,7 +17,8 @@ otherwise (so what an INT8 conv receives from the FP32 cnn.0 is unchanged).
 
 NOTE: the direct path replaced im2col + OpenBLAS SGEMM + scatter for english_g2: the NCHW ->
 padded NHWC copy is ~1/9 of the im2col matrix, and the 8-pixel x 32-channel tile keeps 16 zmm
-accumulators live across all kh*kw*C products (see benchmarks/RESULTS.md for timings).
+accumulators live across all kh*kw*C products (see benchmarks/RESULTS.md for timings). On AVX2 without
+AVX-512 the tile is 6 pixels x 32 channels in two 6 x 16 ymm passes (``microkernel.YMM_F32``).
 A 1x1 stride-1 convolution of a single image skips packing on the im2col path.
 """
 import numpy as np

@@ -9,8 +9,9 @@ here: LLVM picks 256-bit vectors for this CPU ("rocketlake" tuning prefers ymm),
 ``llvm.x86.avx512.vpdpbusd.512`` / ``llvm.fma.v16f32`` directly gives MR x NV zmm accumulators
 kept in registers across the whole K loop (checked with ``inspect_asm``: the inner loop is NV
 vmovdqu64 + MR vpbroadcastd + MR*NV vpdpbusd, no spills; ~450 GOP/s int8 on one Sapphire
-Rapids core vs ~190 GFLOP/s fp32 peak). The f32 tile is generic vector IR and also runs on AVX2 +
-FMA (``HAS_VEC``); CPUs without the features get the same tile computed by plain Numba loops
+Rapids core vs ~190 GFLOP/s fp32 peak). On AVX2 + FMA without AVX-512 (``YMM_F32``) the f32 tile is
+emitted in ymm sub-blocks instead (:func:`_make_ymm_f32`: same layouts, same results, no spills) and the FP32
+kernels use 6-row tiles (``F32_MR``); CPUs without the features get the same tile computed by plain Numba loops
 (correct, slower), so every kernel stays exact against its twin.
 
 Kinds: ``"u8s8"``: a uint8, b int8 packed ``(taps*K, NR, 4)``, c int32, E = 4 bytes per k
