@@ -225,7 +225,8 @@ def _ymm_blocks(mr, nvec):
         return [(0, mr, v0, min(v, nvec - v0)) for v0 in range(0, nvec, v)]
     chunks = -(-mr // 6)
     bounds = [mr * q // chunks for q in range(chunks + 1)]
-    return [(bounds[q], bounds[q + 1] - bounds[q], v0, min(2, nvec - v0)) for v0 in range(0, nvec, 2) for q in range(chunks)]
+    return [(bounds[q], bounds[q + 1] - bounds[q], v0, min(2, nvec - v0))
+            for v0 in range(0, nvec, 2) for q in range(chunks)]
 
 
 def _make_ymm_f32(mr, nv):
