@@ -121,3 +121,18 @@ def test_se_residual_and_in_place_match_twin(n, c, r, hw, residual, seed):
     got = NB.se(y, w1, b1, w2, b2, 0.2, 0.5, residual, y)
     assert got is y
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    # NHWC memory in (a Winograd conv's output): NHWC memory out, same values
+    got = NB.se(_nhwc(x), w1, b1, w2, b2, 0.2, 0.5, residual)
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    if c > 1 and hw > 1:
+        assert got.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+@given(up_inputs(False))
+def test_concat_of_nhwc_inputs_is_nhwc_and_exact(case):
+    xs, ups = case
+    xs = [_nhwc(np.ascontiguousarray(x)) for x in xs]
+    got = NB.concat(xs, ups)
+    np.testing.assert_array_equal(got, REF.concat(xs, ups))
+    if all(x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous for x in xs):
+        assert got.transpose(0, 2, 3, 1).flags.c_contiguous

@@ -8,7 +8,8 @@ standalone activations (sigmoid included), global average pooling.
 NOTE: a DB detector's FPN up-samples a deep map only to add it to, or concatenate it with, a
 shallower one; writing the up-sampled value straight into the sum / the concatenation saves one
 full-resolution temporary and one pass over it per branch. Inputs are made NCHW-contiguous first
-(a Winograd conv returns NHWC memory; see kernels/conv.py); outputs are NCHW.
+(a Winograd conv returns NHWC memory; see kernels/conv.py); outputs are NCHW, except a concat whose
+inputs all have NHWC memory, which writes NHWC memory (the DB head's conv reads it without a copy).
 """
 import numpy as np
 from numba import njit
@@ -78,10 +79,37 @@ def add(xs, ups, act: str = "none", out=None) -> np.ndarray:
     return out
 
 
+@njit(**NUMBA_FLAGS)
+def _concat_up_nhwc(x, fh, fw, c0, out):
+    # out[:, :, :, c0:c0+C] = x (N, h, w, C) up-sampled by (fh, fw); both NHWC memory
+    n, ho, wo, _ = out.shape
+    c = x.shape[3]
+    for b in range(n):
+        for oy in range(ho):
+            for ox in range(wo):
+                src = x[b, oy // fh, ox // fw]
+                dst = out[b, oy, ox]
+                for ci in range(c):
+                    dst[c0 + ci] = src[ci]
+
+
 def concat(xs, ups) -> np.ndarray:
-    """Channel concatenation of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i]`` on the way in."""
+    """Channel concatenation of ``xs`` (NCHW), input i nearest-up-sampled by ``ups[i]`` on the way in.
+
+    When every input has NHWC memory (PP-OCRv4 detector's FPN branches: Winograd convs, then SE), the result has
+    NHWC memory too (an NCHW view), which the next Winograd conv reads without a copy."""
+    from .conv import nhwc_of
+
     (fh, fw) = ups[0]
     n, _, h, w = xs[0].shape
+    hs = [nhwc_of(x) for x in xs]
+    if all(x is not None for x in hs):
+        out = np.empty((n, h * fh, w * fw, sum(x.shape[1] for x in xs)), np.float32)
+        c0 = 0
+        for x, (fh, fw) in zip(hs, ups):
+            _concat_up_nhwc(x, fh, fw, c0, out)
+            c0 += x.shape[3]
+        return out.transpose(0, 3, 1, 2)
     out = np.empty((n, sum(x.shape[1] for x in xs), h * fh, w * fw), np.float32)
     c0 = 0
     for x, (fh, fw) in zip(xs, ups):
