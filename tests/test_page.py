@@ -443,6 +443,23 @@ def test_page_lines_are_beam_decoded_unless_the_recogniser_says_otherwise():
             tinycrnn.OCR(beam_width=bad)
 
 
+def test_page_beam_on_the_live_classes_equals_the_full_beam(ocr):
+    # the reader hands the beam only the classes that can extend a prefix; text, spans, confidences
+    # and labels must be those of the beam on all 6625 classes
+    rng = np.random.default_rng(7)
+    rd = ocr.reader
+    K = len(rd.model.charset)
+    for T in (1, 5, 40):
+        logits = rng.normal(0, 1, (T, K)).astype(np.float32)
+        logits[np.arange(T), rng.integers(0, 100, T)] += rng.uniform(4, 14, T).astype(np.float32)  # peaked, some unsure
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        a = rd.rec.decode(probs, **rd.decode_options)
+        b = rd._decode(probs)
+        assert (a.text, a.labels, a.spans, a.char_confidences, a.confidence) == \
+            (b.text, b.labels, b.spans, b.char_confidences, b.confidence)
+
+
 def test_widely_spaced_words_of_a_row_form_one_line_but_receipt_columns_do_not():
     det = LineDetector()
     words = ["The", "quick", "brown", "fox", "jumps"]
