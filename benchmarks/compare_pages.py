@@ -9,7 +9,8 @@ Each config is ``name[:key=value,...]``: plain keys are ``tinycrnn.OCR`` argumen
 :class:`~tinycrnn.page.reader.LineReader` / ``OCR`` after construction. All configs share one recogniser.
 Every page is read by every config in rotating order, so machine load hits them alike; the time column is
 the median over pages of each config's time divided by the first config's on the same page (robust on a
-busy machine), next to the plain median. ``--lines`` reads the annotated line crops of ``sroie_lines``
+busy machine), next to the plain median and the recogniser columns (batch x padded width) per page, the
+cost that load does not blur. ``--lines`` reads the annotated line crops of ``sroie_lines``
 (one batch per receipt, through ``OCR.read_crops``): case-insensitive exact lines, whitespace collapsed.
 Halves follow ``eval_pages --half``: even / odd positions in ``pages.tsv`` (the lines of a receipt go
 with its page).
@@ -66,17 +67,32 @@ def norm(text: str) -> str:
     return " ".join(text.upper().split())
 
 
+class ColumnCounter:
+    """Counts the columns (batch x width) each config sends through the recogniser: a cost figure that,
+    unlike time, machine load does not blur."""
+
+    def __init__(self, model, n: int):
+        self.model, self.forward, self.cur, self.cols = model, model.forward, 0, [0] * n
+        model.forward = self
+
+    def __call__(self, x):
+        self.cols[self.cur] += x.shape[0] * x.shape[3]
+        return self.forward(x)
+
+
 def run_pages(ocrs, data: str, limit: int) -> Dict[str, Any]:
     pages = [ln.split("\t") for ln in open(os.path.join(data, "pages.tsv")).read().splitlines() if ln.strip()]
     pages = pages[:limit] if limit else pages
     for ocr in ocrs:
         ocr.read(os.path.join(data, pages[0][0]))  # warm-up
+    counter = ColumnCounter(ocrs[0].reader.model, len(ocrs))
     stats = [defaultdict(lambda: [0, 0, 0]) for _ in ocrs]
     ms: List[List[float]] = [[] for _ in ocrs]
     for k, (img, ann) in enumerate(pages):
         gt = tokens(" ".join(line["text"] for line in json.load(open(os.path.join(data, ann)))["lines"]))
         half = ("even", "odd")[k % 2]
         for j in [(k + s) % len(ocrs) for s in range(len(ocrs))]:
+            counter.cur = j
             t = time.perf_counter()
             res = ocrs[j].read(os.path.join(data, img))
             ms[j].append((time.perf_counter() - t) * 1000)
@@ -88,7 +104,7 @@ def run_pages(ocrs, data: str, limit: int) -> Dict[str, Any]:
                 s[2] += sum(gt.values())
         sys.stderr.write(f"\r{k + 1}/{len(pages)}")
     sys.stderr.write("\n")
-    return {"stats": stats, "ms": ms}
+    return {"stats": stats, "ms": ms, "cols": [c / len(pages) for c in counter.cols]}
 
 
 def run_lines(ocrs, data: str, lines_dir: str, limit: int) -> Dict[str, Any]:
@@ -110,10 +126,12 @@ def run_lines(ocrs, data: str, lines_dir: str, limit: int) -> Dict[str, Any]:
     for ocr in ocrs:  # warm-up
         c = [cv2.imread(os.path.join(lines_dir, groups[receipts[0]][0][0]))]
         ocr.read_crops(c, lambda i: trim_rows(c[i], SECOND_LOOK_TRIM))
+    counter = ColumnCounter(ocrs[0].reader.model, len(ocrs))
     for k, r in enumerate(receipts):
         crops = [cv2.imread(os.path.join(lines_dir, p)) for p, _ in groups[r]]
         half = ("even", "odd")[order.index(r) % 2]
         for j in [(k + s) % len(ocrs) for s in range(len(ocrs))]:
+            counter.cur = j
             t = time.perf_counter()
             read = ocrs[j].read_crops(crops, lambda i: trim_rows(crops[i], SECOND_LOOK_TRIM))
             ms[j].append((time.perf_counter() - t) * 1000)
@@ -124,14 +142,15 @@ def run_lines(ocrs, data: str, lines_dir: str, limit: int) -> Dict[str, Any]:
                 s[1] += len(crops)
         sys.stderr.write(f"\r{k + 1}/{len(receipts)}")
     sys.stderr.write("\n")
-    return {"stats": stats, "ms": ms}
+    return {"stats": stats, "ms": ms, "cols": [c / len(receipts) for c in counter.cols]}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("configs", nargs="+", help="name[:key=value,...]; the first is the reference")
     ap.add_argument("--data", default=DEFAULT_DATA)
-    ap.add_argument("--lines", nargs="?", const=LINES, default="", help="read sroie_lines crops (default dir next to --data)")
+    ap.add_argument("--lines", action="store_true", help="read the sroie_lines crops instead of pages")
+    ap.add_argument("--lines-dir", default=LINES, help="the sroie_lines directory (default: next to --data)")
     ap.add_argument("--model", default="")
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args(argv)
@@ -141,16 +160,16 @@ def main(argv=None) -> int:
     rec = Recognizer(args.model) if args.model else default_recognizer()
     specs = [parse_config(c) for c in args.configs]
     ocrs = [make(kw, rec) for _, kw in specs]
-    r = run_lines(ocrs, args.data, args.lines, args.limit) if args.lines else run_pages(ocrs, args.data, args.limit)
+    r = run_lines(ocrs, args.data, args.lines_dir, args.limit) if args.lines else run_pages(ocrs, args.data, args.limit)
     what = "exact lines" if args.lines else "token F1"
-    print(f"{what:<12} {'even':>6} {'odd':>6} {'all':>6}  {'median ms':>9}  {'x ref':>5}   config")
-    for (name, kw), st, ms in zip(specs, r["stats"], r["ms"]):
+    print(f"{what:<12} {'even':>6} {'odd':>6} {'all':>6}  {'median ms':>9}  {'x ref':>5}  {'cols/page':>9}   config")
+    for (name, kw), st, ms, cols in zip(specs, r["stats"], r["ms"], r["cols"]):
         if args.lines:
             vals = [st[h][0] / max(1, st[h][1]) for h in ("even", "odd", "all")]
         else:
             vals = [prf(*st[h])[2] for h in ("even", "odd", "all")]
         ratio = statistics.median(np.array(ms) / np.array(r["ms"][0]))
-        print(f"{name:<12} {vals[0]:6.4f} {vals[1]:6.4f} {vals[2]:6.4f}  {statistics.median(ms):9.0f}  {ratio:5.3f}   {kw}")
+        print(f"{name:<12} {vals[0]:6.4f} {vals[1]:6.4f} {vals[2]:6.4f}  {statistics.median(ms):9.0f}  {ratio:5.3f}  {cols:9.0f}   {kw}")
     return 0
 
 
