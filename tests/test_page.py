@@ -274,6 +274,21 @@ def test_insert_spaces_at_wide_gaps_in_latin_text_only():
     assert insert_spaces("ab", [0.9] * 2, spans[:2], 2.8)[0] == "ab"  # too few characters to know the pitch
 
 
+def test_inserted_spaces_need_a_word_gap_in_the_print():
+    from tinycrnn.page.reader import _WordGaps, insert_spaces
+
+    spans = [(0, 1), (4, 5), (8, 9), (20, 21), (24, 25)]
+    assert insert_spaces("abcde", [0.9] * 5, spans, 2.8, lambda a, b: False)[0] == "abcde"  # CTC gap, no print gap
+    assert insert_spaces("abcde", [0.9] * 5, spans, 2.8, lambda a, b: (a, b) == (8.5, 20.5))[0] == "abc de"
+    unsure = [0.9, 0.9, 0.2, 0.9, 0.9]  # a stray mark read as "c": spaced off whatever the print shows
+    assert insert_spaces("abcde", unsure, spans, 2.8, lambda a, b: False, 0.5)[0] == "abc de"
+    crop = np.full((40, 200), 255, np.uint8)
+    crop[8:32, 10:60] = 0  # a word, a 40-column (1 height) gap, another word
+    crop[8:32, 100:190] = 0
+    gaps = _WordGaps(crop, 4.0)  # 4 crop columns per CTC step
+    assert gaps(10, 30) and not gaps(3, 12) and not gaps(30, 45)
+
+
 def _line_crop(text, scale=1.0, thick=2):
     w = text_size(text, FONT, scale, thick)[0][0]
     crop = np.full((44, w + 20, 3), 255, np.uint8)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..preprocess import pad_lines, resize_line
 from ..recognizer import CONFIDENCE_RULES
-from .split import erase_commas, ink_columns, insert_commas, restore_commas, split_crop
+from .split import erase_commas, gap_runs, ink_columns, insert_commas, restore_commas, split_crop
 from .words import Token, tokens_of
 
 
@@ -69,6 +69,8 @@ class LineReader:
         self.commas = commas
         # NOTE: 2.8 x the median pitch measured best on SROIE dev pages (2.6-3.0: token F1 0.853 -> 0.860)
         self.space_gap = 2.8
+        #: a space is only inserted where the crop shows a word gap (:class:`_WordGaps`) between the two characters
+        self.space_check = True
         self.forward_ms = 0.0
         self.decode_ms = 0.0
 
@@ -114,7 +116,8 @@ class LineReader:
                     text = restore_commas(pieces[i], text, spans, cols_per_step)
                     text, conf, spans = insert_commas(text, conf, spans, cols_per_step, cleaned[i][1])
                 if self.space_gap > 0 and len(text) == len(spans):
-                    text, conf, spans = insert_spaces(text, conf, spans, self.space_gap)
+                    blank = _WordGaps(pieces[i], cols_per_step) if self.space_check else None
+                    text, conf, spans = insert_spaces(text, conf, spans, self.space_gap, blank, self.min_token_score)
                 at = [(a + b) / 2.0 * cols_per_step for a, b in spans] if len(spans) == len(text) else None
                 out[i] = (text, float(d.confidence), spans, W, T, tokens_of(text, conf, at))
             self.forward_ms += (t1 - t0) * 1000
@@ -232,10 +235,37 @@ class LineReader:
         return [r if r.text else r._replace(confidence=0.0) for r in out]
 
 
-def insert_spaces(text: str, conf: List[float], spans, gap: float):
+class _WordGaps:
+    """``gaps(a, b)``: whether the piece shows a word gap (a run of ink-free columns at least
+    ``split.split_points``'s ``min_gap`` = 0.3 heights wide, the gap that separates words) between CTC
+    steps ``a`` and ``b``. Ink columns are found on the first call only."""
+
+    MIN_GAP = 0.3
+
+    def __init__(self, piece: np.ndarray, cols_per_step: float):
+        self.piece, self.cps, self.runs = piece, cols_per_step, None
+
+    def __call__(self, a: float, b: float) -> bool:
+        if self.runs is None:
+            import cv2
+
+            g = self.piece if self.piece.ndim == 2 else cv2.cvtColor(self.piece, cv2.COLOR_BGR2GRAY)
+            h = g.shape[0]
+            self.runs = [(s, e) for s, e in gap_runs(ink_columns(g)) if e - s >= self.MIN_GAP * h]
+        lo, hi = a * self.cps, b * self.cps
+        need = self.MIN_GAP * self.piece.shape[0]
+        return any(min(e, hi) - max(s, lo) >= need for s, e in self.runs)
+
+
+def insert_spaces(text: str, conf: List[float], spans, gap: float, blank=None, sure: float = 0.0):
     """Put a space where two consecutive ASCII characters are ``gap`` times the line's median
     character pitch apart (in CTC steps) and the model emitted none: PP-OCRv2 drops many word
-    spaces in Latin text. CJK text, written without spaces, is never touched.
+    spaces in Latin text. CJK text, written without spaces, is never touched. With ``blank``
+    (a callable of two step positions), the space also needs ``blank(centre_before, centre_after)``:
+    CTC peaks of one word can sit far apart (``Q TY``, ``D ATE``, ``U .PRICE`` on SROIE receipts)
+    where the print shows no gap at all. Next to a character read with a confidence under ``sure`` the
+    space goes in without that check: it is most often a stray mark at the line's edge (``C43300``), and
+    a token of its own lets ``min_token_score`` drop it.
 
     Returns ``(text, conf, spans)`` with one confidence and span per character (an inserted space
     takes the span of the character after it), so later steps can still locate every character.
@@ -248,7 +278,9 @@ def insert_spaces(text: str, conf: List[float], spans, gap: float):
     out, oc, sp = [text[0]], [conf[0]], [spans[0]]
     for k in range(1, len(text)):
         a, b = text[k - 1], text[k]
-        if starts[k] - starts[k - 1] >= gap * pitch and a.isascii() and b.isascii() and not (a.isspace() or b.isspace()):
+        if (starts[k] - starts[k - 1] >= gap * pitch and a.isascii() and b.isascii() and not (a.isspace() or b.isspace())
+                and (blank is None or min(conf[k - 1], conf[k]) < sure
+                     or blank(sum(spans[k - 1]) / 2.0, sum(spans[k]) / 2.0))):
             out.append(" ")
             oc.append(1.0)
             sp.append(spans[k])
