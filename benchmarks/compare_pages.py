@@ -52,8 +52,13 @@ def make(spec: Dict[str, Any], recognizer):
 
     ocr_kw = {k: v for k, v in spec.items() if "." not in k}
     det_kw = {k[4:]: v for k, v in spec.items() if k.startswith("det.")}
+    db_kw = {k[3:]: v for k, v in spec.items() if k.startswith("db.")}
     if det_kw:
         ocr_kw["detector"] = LineDetector(**det_kw)
+    elif db_kw:
+        from tinycrnn.page.db import DBDetector
+
+        ocr_kw["detector"] = DBDetector(**db_kw)
     ocr = tinycrnn.OCR(model=recognizer, **ocr_kw)
     for k, v in spec.items():
         if k.startswith("reader."):
