@@ -21,7 +21,7 @@ import os
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any, Dict, List
 
 import numpy as np
