@@ -146,17 +146,19 @@ def _padded(v, n, dtype):
     return out
 
 
-def pack_linear(w_q, w_scale, off, nr):  # (O, K) int8, (O,) float32 -> packed tuple
+def pack_linear(w_q, w_scale, off, nr, corr_off=None):  # (O, K) int8, (O,) float32 -> packed tuple
     """``(O/NR, Kp/E, NR, E)`` weights (int8 quads or int16 pairs, :func:`layout_types`) plus ``corr[o] = off *
     sum_k w_q[o, k]`` (inputs enter as ``x_q + off``; subtracting ``corr`` restores the signed product exactly), the
-    scales (both padded to Op), O, K and ``off``."""
+    scales (both padded to Op), O, K and ``off``. ``corr_off`` replaces ``off`` in ``corr`` for a tile that removes
+    part of the offset itself (aarch64 sdot: ``128 - U8S8_A_BIAS`` = 0)."""
+    corr_off = off if corr_off is None else corr_off
     e, _, wdt = layout_types(off)
     o, k = w_q.shape
     kp, op = _ceil(k, e), _ceil(o, nr)
     w = np.zeros((op, kp), wdt)
     w[:o, :k] = w_q
     wpk = np.ascontiguousarray(w.reshape(op // nr, nr, kp // e, e).transpose(0, 2, 1, 3)).reshape(-1)
-    corr = _padded(off * w_q.astype(np.int32).sum(axis=1), op, np.int32)
+    corr = _padded(corr_off * w_q.astype(np.int32).sum(axis=1), op, np.int32)
     return (wpk, corr, _padded(w_scale, op, np.float32), o, k, off)
 
 
@@ -170,11 +172,12 @@ def linear(x, pack, bias, act, mr, linear_q):  # (N, T, I) -> (N, T, O) float32
 # ---- LSTM ---------------------------------------------------------------------------------------
 
 
-def pack_lstm(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, off, nr):
+def pack_lstm(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, off, nr, corr_off=None):
     """Both matrices packed like :func:`pack_linear`; ``hs = w_hh_scale / 127`` folds the fixed h scale."""
     hs = (np.asarray(w_hh_scale, np.float32) * H_QSCALE).astype(np.float32)
-    hh = pack_linear(w_hh_q, hs, off, nr)
-    return (pack_linear(w_ih_q, w_ih_scale, off, nr), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32), off)
+    hh = pack_linear(w_hh_q, hs, off, nr, corr_off)
+    return (pack_linear(w_ih_q, w_ih_scale, off, nr, corr_off), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32),
+            off)
 
 
 def _tile(family, mr, c, a, a_off, lda, taps, k_len, b, b_off):  # typed by the overload below

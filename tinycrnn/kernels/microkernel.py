@@ -72,6 +72,20 @@ YMM_F32 = HAS_VEC and not HAS_AVX512 and not _ARM
 F32_MR = 6 if YMM_F32 else 8
 
 
+def _u8s8_a_bias():
+    if not _ARM:
+        return 0
+    from .cpu_features import arm_int8_kind
+    from .tiles_arm import A_BIAS
+
+    return A_BIAS.get(arm_int8_kind(), 0)
+
+
+#: The ``"u8s8"`` tiles return ``sum (a - U8S8_A_BIAS) * b``: 0 (exact u8 x s8) except the aarch64 sdot tile (128),
+#: which leaves the ``+128 * sum(b)`` to callers that need it (a compile-time constant inside ``@njit`` code).
+U8S8_A_BIAS = _u8s8_a_bias()
+
+
 def ir_pointer_suffix(pointee):
     """The name suffix of an overloaded intrinsic's pointer argument (address space 0) pointing at ``pointee``,
     an LLVM mangled type name such as ``"v16f32"``.

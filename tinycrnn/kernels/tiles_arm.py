@@ -8,8 +8,10 @@ V registers (16-24 accumulators), each with its own pass over taps and K (a and 
 
 - ``"f32"``: ``llvm.fma.v4f32`` -> ``fmla v.4s`` (fused, like the x86 tile: results match it bit for bit).
 - ``"sdot"`` (ARMv8.2 dotprod: Pi 5 / Cortex-A76, Neoverse): SDOT multiplies signed x signed bytes, the packed
-  activations are unsigned, so the tile computes ``(a ^ 0x80) . b = (a - 128) . b`` and adds back ``128 * sum(b)``
-  per column, the column sums coming from one extra SDOT against a vector of ones per b register. Exact in int32.
+  activations are unsigned, so the tile computes ``(a ^ 0x80) . b = (a - 128) . b`` (exact in int32) and leaves the
+  ``128 * sum(b)`` per column to the caller (``A_BIAS``): the GEMM/LSTM inputs are ``x_q + 128`` so this is already
+  the signed product they want, and a conv adds a per-output-channel constant. NOTE: the tile once computed the
+  column sums itself (one SDOT against ones per b register): 12% more SDOTs in the convs, 2x in the MR=1 LSTM.
 - ``"neon"`` (ARMv8.0: Pi 4 / Cortex-A72): ``u8 * s8`` fits int16 exactly (|product| <= 255 * 128 = 32640), so
   ``mul v.8h`` on zero-/sign-extended bytes, then ``sadalp`` (pairwise add into int32 lanes) and one ``addp``
   per output register at the end. Exact, no 16-bit sum is ever formed.
@@ -18,6 +20,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+#: What each int8 kind returns is ``sum (a - A_BIAS[kind]) * b`` (0 where absent: the exact u8 x s8 product).
+A_BIAS = {"sdot": 128}
+
 
 def _blocks(kind, mr, nvec):
     # (row0, rows, vec0, vecs) sub-blocks covering mr rows x nvec 128-bit column registers
@@ -25,7 +30,7 @@ def _blocks(kind, mr, nvec):
     if kind == "neon":
         v = 2 if r == 4 else 4  # 2 int32 accumulators per b register
     elif kind == "sdot":
-        v = 4  # plus v column-sum accumulators
+        v = 4
     else:
         v = 4 if r == 4 else 8
     v = min(v, nvec)
@@ -65,7 +70,6 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                 sdot = cgutils.get_or_insert_function(
                     mod, ir.FunctionType(v4i32, [v4i32, v16i8, v16i8]), "llvm.aarch64.neon.sdot.v4i32.v16i8")
                 flip = ir.Constant(v16i8, [0x80] * 16)
-                ones = ir.Constant(v16i8, [1] * 16)
             if kind == "neon":
                 saddlp = cgutils.get_or_insert_function(
                     mod, ir.FunctionType(v4i32, [v8i16]), "llvm.aarch64.neon.saddlp.v4i32.v8i16")
@@ -79,12 +83,11 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
             zero = ir.Constant(acc_ty, None)
             izero4 = ir.Constant(v4i32, None)
             lo8 = ir.Constant(v16i8, None)
-            col_sums = {}
 
             def c64(x):
                 return ir.Constant(i64, x)
 
-            def _sdot_quad(q, arow, r0, nrow, nv_blk, accs, sums):
+            def _sdot_quad(q, arow, r0, nrow, nv_blk, accs):
                 # 4 k steps: one 16-byte load (+ eor) per row, then SDOT by element (lane u of the row's register)
                 v16p = v16i8.as_pointer()
                 arows = []
@@ -94,9 +97,6 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                 for u in range(4):
                     bb = builder.load(bcur)
                     bvec = [builder.load(builder.bitcast(builder.gep(bb, [c64(16 * j)]), v16p), align=1) for j in range(nv_blk)]
-                    if sums is not None:
-                        for j in range(nv_blk):
-                            builder.store(builder.call(sdot, [builder.load(sums[j]), bvec[j], ones]), sums[j])
                     for i in range(nrow):
                         lane = builder.bitcast(builder.shuffle_vector(arows[i], izero4, ir.Constant(v4i32, [u] * 4)), v16i8)
                         for j in range(nv_blk):
@@ -108,8 +108,6 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                 nacc = 2 if kind == "neon" else 1
                 accs = [[[cgutils.alloca_once_value(builder, zero) for _ in range(nacc)] for _ in range(nv_blk)]
                         for _ in range(nrow)]
-                want_sums = kind == "sdot" and v0 not in col_sums
-                sums = [cgutils.alloca_once_value(builder, izero4) for _ in range(nv_blk)] if want_sums else []
                 bcur = cgutils.alloca_once_value(builder, builder.gep(b0, [c64(per_vec_b * v0)]))
                 with cgutils.for_range(builder, ntap) as tl:
                     arow = builder.gep(a0, [builder.load(builder.gep(tarr.data, [tl.index]))])
@@ -117,7 +115,7 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                     if kind == "sdot":
                         kmain = builder.mul(builder.sdiv(k64, c64(4)), c64(4))
                         with cgutils.for_range(builder, builder.sdiv(k64, c64(4))) as ql:
-                            _sdot_quad(ql.index, arow, r0, nrow, nv_blk, accs, sums if want_sums else None)
+                            _sdot_quad(ql.index, arow, r0, nrow, nv_blk, accs)
                     with cgutils.for_range(builder, builder.sub(k64, kmain)) as kl:
                         bb = builder.load(bcur)
                         bvec = []
@@ -130,9 +128,6 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                                 lo = builder.shuffle_vector(x, lo8, ir.Constant(ir.VectorType(i32, 8), list(range(8))))
                                 hi = builder.shuffle_vector(x, lo8, ir.Constant(ir.VectorType(i32, 8), list(range(8, 16))))
                                 wide.append((builder.sext(lo, v8i16), builder.sext(hi, v8i16)))
-                        if want_sums:
-                            for j in range(nv_blk):
-                                builder.store(builder.call(sdot, [builder.load(sums[j]), ones, bvec[j]]), sums[j])
                         kk = builder.mul(builder.add(kl.index, kmain), c64(per_k_a))
                         for i in range(nrow):
                             ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), kk)])
@@ -161,16 +156,12 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                                     prod = builder.mul(a8, wide[j][h])
                                     builder.store(builder.add(builder.load(acc), builder.call(saddlp, [prod])), acc)
                         builder.store(builder.gep(bb, [c64(per_vec_b * nvec)]), bcur)
-                if want_sums:
-                    col_sums[v0] = [builder.shl(builder.load(s), ir.Constant(v4i32, [7] * 4)) for s in sums]
                 for i in range(nrow):
                     for j in range(nv_blk):
                         if kind == "neon":
                             val = builder.call(addp, [builder.load(accs[i][j][0]), builder.load(accs[i][j][1])])
                         else:
                             val = builder.load(accs[i][j][0])
-                        if kind == "sdot":
-                            val = builder.add(val, col_sums[v0][j])
                         dst = builder.gep(cp, [c64((r0 + i) * nr + 4 * (v0 + j))])
                         builder.store(val, builder.bitcast(dst, acc_ty.as_pointer()), align=1)
             return context.get_dummy_value()
