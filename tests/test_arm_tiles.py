@@ -125,3 +125,22 @@ def test_arm_hot_loops_use_fmla_and_the_expected_int8_instruction():
     assert ("sdot" if kind == "sdot" else "sadalp") in ops, sorted(ops)
     if kind == "neon":
         assert "sdot" not in ops
+
+
+@pytest.mark.parametrize("act", ["none", "relu"])
+def test_int8_conv_full_tiles_match_twin_exactly(act):
+    """Full 8-pixel x 32-channel conv tiles take the vector epilogue on aarch64 (none/ReLU)
+    and the sdot tile's per-channel ``cbias``: float outputs equal the NumPy twin bit for bit. Runs everywhere."""
+    from tinycrnn.kernels import get_kernels
+    from tinycrnn.kernels import int8 as K8
+
+    ref = get_kernels("numpy")
+    rng = np.random.default_rng(7)
+    x = (rng.random((2, 5, 6, 21)) * 3).astype(np.float32)
+    w_q = rng.integers(-127, 128, (70, 5, 3, 3), dtype=np.int8)
+    w_scale = (rng.random(70) * 0.01).astype(np.float32)
+    bias = rng.standard_normal(70).astype(np.float32)
+    for stride in ((1, 1), (2, 1)):
+        got = K8.conv2d_int8(x, K8.pack_conv_int8(w_q), w_scale, bias, stride, (1, 1), act)
+        want = ref.conv2d_int8(x, ref.pack_conv_int8(w_q), w_scale, bias, stride, (1, 1), act)
+        np.testing.assert_array_equal(got, want)

@@ -16,7 +16,9 @@ from numba.extending import intrinsic
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import QMAX, UMAX, dynamic_uscale_rows, inv_scale
 from . import int8_drivers as D
+from . import tiles_arm
 from .activations import ACT_CODES, _act
+from .cpu_features import IS_AARCH64
 from .depthwise import ir_activation
 from .int8_drivers import _ceil
 from .microkernel import HAS_VEC, LANES, TAP0, U8S8_A_BIAS, ir_masked_f32, tile_kernel
@@ -24,6 +26,10 @@ from .microkernel import HAS_VEC, LANES, TAP0, U8S8_A_BIAS, ir_masked_f32, tile_
 MR, NV = 8, 2
 NR = NV * LANES
 _T8 = tile_kernel("u8s8", 8, NV)
+_T4 = tile_kernel("u8s8", 4, NV)
+_T2 = tile_kernel("u8s8", 2, NV)
+_T1 = tile_kernel("u8s8", 1, NV)
+_CONV_EPI = tiles_arm.make_conv_epilogue(MR, NR)
 
 
 # ---- conv2d ---------------------------------------------------------------------------------
@@ -70,6 +76,7 @@ def _conv_u8(xp, sh, sw, taps, k4, wpk, cbias, s_line, w_scale, bias, code, raw,
     else:
         _, o_len, ho, wo = out.shape
     xf = xp.reshape(-1)
+    of = out.reshape(-1)
     blk = taps.shape[0] * k4 * NR * 4
     for ob in range(-(-o_len // NR)):
         for b in range(n):
@@ -85,6 +92,10 @@ def _conv_u8(xp, sh, sw, taps, k4, wpk, cbias, s_line, w_scale, bias, code, raw,
                         _T2(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
                     else:
                         _T1(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
+                    if IS_AARCH64 and not raw and rem >= MR and o_len - ob * NR >= NR and code <= 1:
+                        _CONV_EPI(ctile, of, ((b * o_len + ob * NR) * ho + oy) * wo + x0, ho * wo, cbias, s_line[b],
+                                  w_scale, bias, ob * NR, code == 1)
+                        continue
                     for j in range(min(NR, o_len - ob * NR)):
                         o = ob * NR + j
                         if U8S8_A_BIAS != 0:
