@@ -44,7 +44,8 @@ for cpu in cortex-a72 cortex-a76; do
   tests=(tests/test_arm_tiles.py "tests/test_kernels.py::test_microkernel_fallback_tiles_match_numpy")
   tests+=(tests/test_kernels.py::test_conv2d_int8_accumulators_match_reference_exactly
           tests/test_kernels.py::test_linear_int8_matches_reference_exactly
-          tests/test_kernels.py::test_bilstm_int8_matches_reference_exactly)
+          tests/test_kernels.py::test_bilstm_int8_matches_reference_exactly
+          tests/test_ops_ppocr.py::test_pointwise_int8_numba_matches_reference)
   if [ $cpu = cortex-a76 ]; then
     tests+=("tests/test_parity_english_g2.py::test_parity_logits_text_confidence_every_case[numba]"
             tests/test_parity_english_g2.py::test_preprocess_reproduces_reference_inputs
