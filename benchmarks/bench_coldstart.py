@@ -188,7 +188,8 @@ def cli_first_run(image: str, runs: int) -> int:
 
     try:
         from tinycrnn.engine import resolve_model_path
-        from tinycrnn.page.pipeline import OCR, default_page_model
+        from tinycrnn.page.defaults import default_page_model
+        from tinycrnn.page.pipeline import OCR
 
         page = default_page_model("numba")
         models = {"page": [page] + [m for m in [OCR.auto_case_model(page, "numba")] if m],

@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="")
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args(argv)
-    from tinycrnn.page.pipeline import default_recognizer
+    from tinycrnn.page.defaults import default_recognizer
     from tinycrnn.recognizer import Recognizer
 
     rec = Recognizer(args.model) if args.model else default_recognizer()

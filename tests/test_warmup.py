@@ -4,7 +4,7 @@ import json
 import os
 
 from conftest import SAMPLES, run_python
-from tinycrnn.page.pipeline import CASE_MODELS, DEFAULT_MODELS, fast_models
+from tinycrnn.page.defaults import CASE_MODELS, DEFAULT_MODELS, fast_models
 
 NOTICE = "tinycrnn: compiling kernels"
 COLD_HINT = "not compiled for this CPU yet"
@@ -12,7 +12,7 @@ COLD_HINT = "not compiled for this CPU yet"
 AFTER_WARMUP = """
 import json, os, sys
 import cv2, tinycrnn
-from tinycrnn.page.pipeline import CASE_MODELS, fast_models
+from tinycrnn.page.defaults import CASE_MODELS, fast_models
 CASE_MODEL = fast_models(CASE_MODELS)[0]
 from tinycrnn.warmup import CompileLog
 samples = sys.argv[1]

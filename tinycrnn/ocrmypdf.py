@@ -53,7 +53,7 @@ def check_options(options):
     model = _opt(options, "tinycrnn_model")
     try:
         from .engine import resolve_model_path
-        from .page.pipeline import default_page_model
+        from .page.defaults import default_page_model
 
         resolve_model_path(model) if model else default_page_model(_opt(options, "tinycrnn_backend"))
     except ModelNotFoundError as exc:

@@ -84,7 +84,8 @@ def _line_pages(args, cold_read_backend, decode_options):
 def _page_pages(args, cold_read_backend, decode_options):
     from .engine import resolve_model_path
     from .page.draw import draw_page, save_image
-    from .page.pipeline import OCR, default_page_model
+    from .page.defaults import default_page_model
+    from .page.pipeline import OCR
     from .recognizer import Recognizer
 
     # the models the compiled kernels would use, whichever backend reads them

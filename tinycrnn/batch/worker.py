@@ -91,7 +91,8 @@ class Reader:
             self.recognizer = Recognizer(resolve_model_path(model or "english_g2"), backend=backend, **opts)
             self.ocr = None
         else:
-            from ..page.pipeline import OCR, default_page_model
+            from ..page.defaults import default_page_model
+            from ..page.pipeline import OCR
 
             page_model = resolve_model_path(model) if model else default_page_model(backend or "numba")
             case_model = OCR.auto_case_model(page_model, backend or "numba") if case else None

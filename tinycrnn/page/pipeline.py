@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import ImageError, InputTypeError, ModelNotFoundError
 from ..image_io import ImageSource, declared_size, normalize_array
-from .detect import Box, Detector, estimate_skew, rotate
+from .defaults import CASE_MODELS, default_recognizer, fast_models
+from .detect import Detector, estimate_skew, rotate
 from .order import reading_order
 from .steps import Steps, parse_steps
 from .words import Word, bbox, line_words
@@ -23,14 +24,10 @@ from .words import Word, bbox, line_words
 MAX_PAGE_PIXELS = 40_000_000
 #: Encoded page files larger than this are refused.
 MAX_PAGE_BYTES = 256 << 20
-#: The page models tried in order when ``model`` is not given (chosen by benchmarks/eval_pages.py).
-DEFAULT_MODELS = ("ppocrv2_zh_int8", "ppocrv2_zh", "english_g2")
 #: Recognition-crop steps per model, chosen by benchmarks/ablation_preprocess.py.
 CROP_STEPS: Dict[str, str] = {}
 #: A second look at an unsure line trims this fraction of the box height off its top and bottom.
 SECOND_LOOK_TRIM = 0.05
-#: The case-aware models ``case_model="auto"`` tries for lower-case lines, in order (see ``page/case.py``).
-CASE_MODELS = ("english_g2-int8", "english_g2")
 _CASE_READERS: Dict[tuple, Any] = {}
 _CASE_LOCK = threading.Lock()
 
@@ -137,35 +134,6 @@ def _decode_page(data: bytes, max_pixels: int):
             raise ImageError("data is not a decodable image (corrupt, truncated, or an unsupported format)")
         return img, size[0] / float(img.shape[1])
     return decode_image(data, "bgr", max_pixels=max_pixels * 4), 1.0
-
-
-def fast_models(names: Sequence[str], backend: Optional[str] = None, int8_fast: Optional[bool] = None) -> List[str]:
-    """``names`` without the int8 models when int8 is slow on this CPU (:func:`tinycrnn.kernels.int8_is_fast`)."""
-    if int8_fast is None:
-        from ..config import kernel_backend
-        from ..kernels import int8_is_fast
-
-        int8_fast = int8_is_fast(backend or kernel_backend())
-    return [n for n in names if int8_fast or not n.replace("-", "_").endswith("_int8")]
-
-
-def default_page_model(backend: Optional[str] = None) -> str:
-    """The file of the first installed model of :data:`DEFAULT_MODELS` (FP32 ones only where int8 is slow)."""
-    from ..engine import resolve_model_path
-
-    for name in fast_models(DEFAULT_MODELS, backend):
-        try:
-            return resolve_model_path(name)
-        except ModelNotFoundError:
-            continue
-    raise ModelNotFoundError(f"none of the page models {', '.join(DEFAULT_MODELS)} is installed")
-
-
-def default_recognizer(backend: Optional[str] = None, **decode_options: Any):
-    """A Recognizer for :func:`default_page_model`."""
-    from ..recognizer import Recognizer
-
-    return Recognizer(default_page_model(backend), backend=backend, **decode_options)
 
 
 class OCR:

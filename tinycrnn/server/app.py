@@ -71,7 +71,7 @@ def create_app(
         max_batch, max_wait_ms, max_queue: micro-batching knobs (see :class:`MicroBatcher`).
         backend: kernel backend (default from ``TINYCRNN_KERNELS``).
     """
-    from ..page.pipeline import default_recognizer
+    from ..page.defaults import default_recognizer
     from ..recognizer import Recognizer
 
     recognizer = default_recognizer(backend) if model is None else Recognizer(model, backend=backend)
