@@ -514,7 +514,8 @@ def test_speckled_page_still_finds_its_lines():
 
 def test_the_numpy_twins_read_every_sample_like_the_kernels():
     # a small `tinycrnn read` on a machine without compiled kernels runs the twins (cli._cold_read_backend)
-    from tinycrnn.page.pipeline import OCR, default_page_model
+    from tinycrnn.page.defaults import default_page_model
+    from tinycrnn.page.pipeline import OCR
 
     page_model = default_page_model("numba")
     case_model = OCR.auto_case_model(page_model, "numba")
