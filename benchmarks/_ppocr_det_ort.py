@@ -3,13 +3,14 @@
 Benchmarks and tests only (onnxruntime is a bench extra, never imported by the package): they let
 the DB page path be measured before the engine's graph models land. Same interface as the engine
 models: ``forward(x)`` on float32 NCHW normalised input; the detector returns the (N, 1, H, W)
-probability map, the classifier (N, 2) probabilities over ['0', '180'].
+probability map, the classifier (N, 2) probabilities over ['0", "180'].
 """
 import os
 
 import numpy as np
+from _shared import shared_path
 
-MODEL_DIR = os.environ.get("TINYCRNN_PPOCR_DET_DIR", "/work/shared/models/ppocr-det-cls")
+MODEL_DIR = os.environ.get("TINYCRNN_PPOCR_DET_DIR", shared_path("models", "ppocr-det-cls"))
 FILES = {"ppocrv4_det": "ch_PP-OCRv4_det_infer.onnx", "ppocr_cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx"}
 
 

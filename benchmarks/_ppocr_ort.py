@@ -11,8 +11,9 @@ import numpy as np
 
 from tinycrnn.decode import ctc_greedy
 from tinycrnn.preprocess import LineSpec
+from _shared import shared_path
 
-MODEL_DIR = os.environ.get("TINYCRNN_PPOCR_DIR", "/work/shared/models/ppocrv2-rec-ch")
+MODEL_DIR = os.environ.get("TINYCRNN_PPOCR_DIR", shared_path("models", "ppocrv2-rec-ch"))
 
 
 class _OrtModel:

@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-DATA = os.environ.get("TINYCRNN_DATA", "/work/shared/data")
+from benchmarks._shared import shared_path
+
+DATA = os.environ.get("TINYCRNN_DATA", shared_path("data"))
 CONFIGS = ["none", "clahe", "denoise", "otsu", "clahe,denoise", "clahe,denoise,otsu", "gray", "line_deskew"]
 CONDITIONS = ["clean", "blur", "noise", "low_contrast"]
 

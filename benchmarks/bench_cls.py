@@ -11,7 +11,9 @@ import statistics
 import sys
 import time
 
-CLS_ONNX = os.environ.get("TINYCRNN_CLS_ONNX", "/work/shared/models/ppocr-det-cls/ch_ppocr_mobile_v2.0_cls_infer.onnx")
+from benchmarks._shared import shared_path
+
+CLS_ONNX = os.environ.get("TINYCRNN_CLS_ONNX", shared_path("models", "ppocr-det-cls", "ch_ppocr_mobile_v2.0_cls_infer.onnx"))
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,9 @@ import statistics
 import sys
 import time
 
-DET_ONNX = os.environ.get("TINYCRNN_DET_ONNX", "/work/shared/models/ppocr-det-cls/ch_PP-OCRv4_det_infer.onnx")
+from benchmarks._shared import shared_path
+
+DET_ONNX = os.environ.get("TINYCRNN_DET_ONNX", shared_path("models", "ppocr-det-cls", "ch_PP-OCRv4_det_infer.onnx"))
 
 
 def det_input(img, size: str):

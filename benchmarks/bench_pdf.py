@@ -24,7 +24,9 @@ from collections import Counter
 
 import cv2
 
-DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE", "/work/shared/data/sroie")
+from benchmarks._shared import shared_path
+
+DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE", shared_path("data", "sroie"))
 #: The receipts' page resolution in the generated PDF: SROIE scans are ~800 px wide, a 2.8-inch receipt at 288 dpi.
 #: 288 = 4 x 72 makes every page size exact in PDFium's float32 points, so OCRmyPDF's rasteriser gives back the
 #: very pixels (at 200 dpi it resamples: a 291.6 pt page is 291.600006 in float32).

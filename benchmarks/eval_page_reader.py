@@ -12,7 +12,9 @@ import argparse
 import os
 import sys
 
-DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE_LINES", "/work/shared/data/sroie_lines")
+from benchmarks._shared import shared_path
+
+DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE_LINES", shared_path("data", "sroie_lines"))
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE", "/work/shared/data/sroie")
+from benchmarks._shared import shared_path
+
+DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE", shared_path("data", "sroie"))
 
 
 def rect_of(box: Sequence[float]) -> Tuple[float, float, float, float]:

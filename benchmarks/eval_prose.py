@@ -13,7 +13,9 @@ import json
 import os
 import time
 
-DEFAULT_DATA = os.environ.get("TINYCRNN_PROSE", "/work/shared/data/tesseract_testing")
+from benchmarks._shared import shared_path
+
+DEFAULT_DATA = os.environ.get("TINYCRNN_PROSE", shared_path("data", "tesseract_testing"))
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_MODELS = os.path.join(os.path.dirname(ROOT), "shared", "models")
 
 
 def build_torch_crnn(tcrnn_path: str):
@@ -86,13 +85,25 @@ def build_torch_crnn(tcrnn_path: str):
     return nn.Sequential(*layers).eval()
 
 
+def _shared_models() -> str:
+    try:
+        from benchmarks._shared import shared_path
+    except ImportError:  # loaded by file path (``tinycrnn bench --compare``): import from this folder
+        import sys
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _shared import shared_path
+    return shared_path("models")
+
+
 def find_onnx(tcrnn_path: str, onnx_path: Optional[str] = None) -> Tuple[Optional[str], str]:
-    """The ONNX file to run: ``onnx_path``, else ``shared/models/<model>.onnx``, else an export
+    """The ONNX file to run: ``onnx_path``, else ``<model>.onnx`` in the research models folder
+    (:mod:`benchmarks._shared`), else an export
     to ``benchmarks/results/<model>.onnx`` made with ``tools/export_onnx.py`` (torch)."""
     if onnx_path:
         return onnx_path, f"ONNX: {onnx_path}"
     stem = os.path.splitext(os.path.basename(tcrnn_path))[0]
-    shared = os.path.join(SHARED_MODELS, stem + ".onnx")
+    shared = os.path.join(_shared_models(), stem + ".onnx")
     if os.path.isfile(shared):
         return shared, f"ONNX: {shared} (the reference export of the same checkpoint)"
     out = os.path.join(ROOT, "benchmarks", "results", stem + ".onnx")

@@ -260,7 +260,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--compare", action="store_true",
                    help="also run the same weights in onnxruntime, PyTorch and cv2.dnn (bench extra, source checkout)")
     p.add_argument("--onnx", metavar="PATH", help="ONNX file of the same weights for --compare "
-                   "(default: shared/models/<model>.onnx if present, else exported with torch)")
+                   "(default: <model>.onnx in $TINYCRNN_SHARED/models if present, else exported with torch)")
     p.add_argument("--widths", default="128,192,256,384,512,768,1024", help="random-input widths timed by --compare")
     p.add_argument("--pages", action="store_true", help="the images are whole pages: time tinycrnn.OCR by stage "
                    "(preprocess, detect, recognise, decode)")

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Convert a trained checkpoint into a tinycrnn model file.
 
-    python tools/convert_weights.py shared/models/english_g2.pth weights/english_g2.tcrnn
-    python tools/convert_weights.py shared/models/ppocrv2-rec-ch/ch_PP-OCRv2_rec_infer.onnx \
-        weights/ppocrv2_zh.tcrnn --charset shared/models/ppocrv2-rec-ch/ppocr_keys_v1.txt --name ppocrv2_zh
+    python tools/convert_weights.py MODELS/english_g2.pth weights/english_g2.tcrnn
+    python tools/convert_weights.py MODELS/ppocrv2-rec-ch/ch_PP-OCRv2_rec_infer.onnx \
+        weights/ppocrv2_zh.tcrnn --charset MODELS/ppocrv2-rec-ch/ppocr_keys_v1.txt --name ppocrv2_zh
+
+(``MODELS``: the folder with the trained checkpoints; the model files name their sources in weights/README.md.)
 
 ONNX needs the 'onnx' package (pip install tinycrnn[convert]). Reads PyTorch zip checkpoints without torch (a restricted unpickler: any global outside a
 state_dict's needs is refused before code runs) and checks the written file loads.

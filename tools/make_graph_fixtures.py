@@ -2,7 +2,9 @@
 """Write the onnxruntime reference outputs of the PP-OCRv4 detector and the orientation classifier
 that tests/test_parity_det_cls.py compares against (tests/data/ppocr_det_cls/), from samples/ images.
 
-    python tools/make_graph_fixtures.py --onnx-dir ../shared/models/ppocr-det-cls
+    python tools/make_graph_fixtures.py --onnx-dir MODELS/ppocr-det-cls
+
+(``MODELS``: the folder with the reference checkpoints; the ppocr-det-cls folder holds both ONNX files.)
 
 Needs onnxruntime (bench extra). Inputs are stored as uint8 BGR pixels (the float input is
 ``(u8/255 - 0.5)/0.5``, exact in float32), outputs as float32.

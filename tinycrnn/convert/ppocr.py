@@ -15,7 +15,7 @@ PADDLE_ATTRIBUTION = (
 )
 
 #: Zero columns appended after every line. The model drops text that runs into the tensor's
-#: right edge (shared/models/ppocrv2-rec-ch/README.md); see benchmarks/RESULTS.md "PP-OCRv2".
+#: right edge (the ppocrv2-rec-ch model card); see benchmarks/RESULTS.md "PP-OCRv2".
 DEFAULT_RIGHT_MARGIN = 64
 
 

@@ -1,7 +1,7 @@
 """PaddleOCR detector and orientation-classifier conventions, written into the manifest.
 
 As RapidOCR 1.4.4 runs ``ch_PP-OCRv4_det`` and ``ch_ppocr_mobile_v2.0_cls`` (its ``config.yaml``;
-shared/models/ppocr-det-cls/README.md): OpenCV BGR input, ``(x/255 - 0.5)/0.5``; the detector
+the ppocr-det-cls model card): OpenCV BGR input, ``(x/255 - 0.5)/0.5``; the detector
 scales the short side up to 736 (never down, long side first capped at 2000) and rounds each side
 to the nearest multiple of 32; the classifier reads 48 x 192 crops, right-padded with 0.0.
 """
