@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("TINYCRNN_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
@@ -42,18 +42,23 @@ def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, float]:
     return {"worker_wall_s_" + k: round(v, 2) for k, v in t.items()}  # wall time inside the workers, summed
 
 
+def _drain(records_iter) -> Tuple[List[Dict[str, Any]], float, float]:
+    """Consume a record stream: (records, seconds to the first record, wall seconds). The clock starts here, so
+    pass a generator that has not started yet."""
+    t0 = time.perf_counter()
+    first, records = None, []
+    for rec in records_iter:
+        first = first if first is not None else time.perf_counter() - t0
+        records.append(rec)
+    return records, first, time.perf_counter() - t0
+
+
 def time_local(inputs: List[str], workers: int, mode: str, chunksize: int = 1, model=None) -> Dict[str, Any]:
     from tinycrnn.batch import RunStats, run
 
     stats = RunStats()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    first = None
-    records = []
-    for rec in run(inputs, workers=workers, mode=mode, chunksize=chunksize, model=model, stats=stats):
-        first = first if first is not None else time.perf_counter() - t0
-        records.append(rec)
-    wall = time.perf_counter() - t0
+    records, first, wall = _drain(run(inputs, workers=workers, mode=mode, chunksize=chunksize, model=model, stats=stats))
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)  # the workers, reaped at the end
     return {"engine": "tinycrnn", "workers": workers, "mode": mode, "chunksize": chunksize, "images": len(records),
@@ -70,13 +75,8 @@ def time_ray(inputs: List[str], address: str, actors: int, mode: str, send_bytes
     from tinycrnn.batch.ray import run_on_ray
 
     stats = RunStats()
-    t0 = time.perf_counter()
-    first = None
-    records = []
-    for rec in run_on_ray(inputs, address=address, actors=actors, mode=mode, send_bytes=send_bytes, stats=stats):
-        first = first if first is not None else time.perf_counter() - t0
-        records.append(rec)
-    wall = time.perf_counter() - t0
+    records, first, wall = _drain(run_on_ray(inputs, address=address, actors=actors, mode=mode, send_bytes=send_bytes,
+                                             stats=stats))
     return {"engine": "tinycrnn-ray" + ("-bytes" if send_bytes else ""), "workers": actors, "mode": mode,
             "images": len(records), "lines": stats.lines, "wall_s": round(wall, 2), "first_record_s": round(first, 2),
             "images_per_s": round(len(records) / wall, 3), "lines_per_s": round(stats.lines / wall, 2),
