@@ -25,6 +25,7 @@ from numba import njit
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import QMAX, UMAX, dynamic_uscale_rows, inv_scale
 from . import int8_drivers as D
+from . import int8_winograd as W
 from .activations import ACT_CODES
 from .int8 import _quant_nhwc_u8
 from .int8_drivers import _ceil, _padded
@@ -50,9 +51,11 @@ def _off(layout):
 
 def pack_conv_int8(w_q: np.ndarray, layout: str = LAYOUT):  # (O, C, kh, kw) int8 -> packed tuple
     """Weights as ``(O/NR, kh*kw, Cp/E, NR, E)`` (:func:`.int8_drivers.pack_conv`): int16 pairs (E = 2) for
-    vpmaddwd, int8 quads (E = 4) for vpdpbusd."""
+    vpmaddwd, int8 quads (E = 4) for vpdpbusd; on int16 pairs a 3x3 or 2x2 weight also gets its Winograd
+    form (:mod:`.int8_winograd`, used by stride-1 calls with its padding), else None."""
     e, _, wdt = D.layout_types(_off(layout))
-    return (D.pack_conv(w_q, e, wdt, NR),) + w_q.shape + (layout,)
+    wino = W.pack(w_q) if layout == "avx2" and W.packable(w_q.shape) else None
+    return (D.pack_conv(w_q, e, wdt, NR),) + w_q.shape + (layout, wino)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -119,7 +122,12 @@ def conv2d_int8(x: np.ndarray, pack, w_scale: np.ndarray, bias, stride=(1, 1), p
     if not nhwc:
         x = np.ascontiguousarray(x)
     s = dynamic_uscale_rows(xt if nhwc else x)  # a max: the same in either order
-    xp, taps, kg, oshape = _conv_setup(x.shape, pack, stride, pad)
+    wino = _winograd(pack, stride, pad)
+    if wino:
+        xp, th, tw = W.padded_input(x.shape, pack[3])
+        oshape = (x.shape[0], x.shape[2] + 2 * pad[0] - pack[3] + 1, x.shape[3] + 2 * pad[1] - pack[4] + 1, pack[1])
+    else:
+        xp, taps, kg, oshape = _conv_setup(x.shape, pack, stride, pad)
     inv = np.array([inv_scale(v) for v in s], np.float32)
     if nhwc:
         _quant_nhwc_in(xt, inv, pad[0], pad[1], xp)
@@ -127,18 +135,33 @@ def conv2d_int8(x: np.ndarray, pack, w_scale: np.ndarray, bias, stride=(1, 1), p
         _quant_nhwc_u8(x, inv, pad[0], pad[1], xp)
     out = np.empty(oshape, np.float32)
     b = bias if bias is not None else np.zeros(oshape[3], np.float32)
-    _conv(xp, stride[0], stride[1], taps, kg, pack[0], s, w_scale, b, ACT_CODES[act], False, out,
-          np.empty((1, 1, 1, 1), np.int32), *_scratch())
+    no_acc = np.empty((1, 1, 1, 1), np.int32)
+    if wino:
+        W.conv(xp, pack[3], th, tw, pack[6], pack[1], s, w_scale, b, ACT_CODES[act], False, out, no_acc)
+    else:
+        _conv(xp, stride[0], stride[1], taps, kg, pack[0], s, w_scale, b, ACT_CODES[act], False, out, no_acc,
+              *_scratch())
     return out.transpose(0, 3, 1, 2)
+
+
+def _winograd(pack, stride, pad) -> bool:
+    """Whether a conv call runs as an exact int8 Winograd conv (:mod:`.int8_winograd`)."""
+    return len(pack) > 6 and pack[6] is not None and W.applies(pack[1:5], stride, pad)
 
 
 def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndarray:
     """(N, C, H, W) uint8 -> (N, O, Ho, Wo) int32 accumulators (the part tests compare bit-exactly)."""
     n, c, h, w = x_q.shape
+    zero = np.zeros(1, np.float32)
+    if _winograd(pack, stride, pad):
+        xp, th, tw = W.padded_input(x_q.shape, pack[3])
+        xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1)
+        acc = np.empty((n, h + 2 * pad[0] - pack[3] + 1, w + 2 * pad[1] - pack[4] + 1, pack[1]), np.int32)
+        W.conv(xp, pack[3], th, tw, pack[6], pack[1], zero, zero, zero, 0, True, np.empty((1, 1, 1, 1), np.float32), acc)
+        return np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
     xp, taps, kg, oshape = _conv_setup(x_q.shape, pack, stride, pad)
     xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1)
     acc = np.empty(oshape, np.int32)
-    zero = np.zeros(1, np.float32)
     _conv(xp, stride[0], stride[1], taps, kg, pack[0], zero, zero, zero, 0, True, np.empty((1, 1, 1, 1), np.float32),
           acc, *_scratch())
     return np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
