@@ -84,9 +84,13 @@ def test_pointwise_integer_products_exact_and_float_epilogue_to_rounding(n, c, o
 _RUNNERS = {}
 
 
-@given(st.sampled_from([1, 2, 4, 6]), st.sampled_from([np.int16, np.uint8]), st.integers(1, 2), st.integers(1, 20),
+#: tile kinds by (a, b) dtypes: int16 pairs, int16 pairs with int8-stored weights (the LSTM recurrence), u8 x s8 quads
+KINDS = {"s16": (np.int16, np.int16, 2), "s16b8": (np.int16, np.int8, 2), "u8s8": (np.uint8, np.int8, 4)}
+
+
+@given(st.sampled_from([1, 2, 4, 6]), st.sampled_from(sorted(KINDS)), st.integers(1, 2), st.integers(1, 20),
        st.integers(0, 2**31 - 1))
-def test_tiles_match_numpy(mr, dt, taps_n, k, seed):
+def test_tiles_match_numpy(mr, kind, taps_n, k, seed):
     from numba import njit
 
     from tinycrnn.kernels.tiles_avx2 import NR, tile_kernel
@@ -94,11 +98,11 @@ def test_tiles_match_numpy(mr, dt, taps_n, k, seed):
     if mr not in _RUNNERS:
         tile = tile_kernel(mr)
         _RUNNERS[mr] = njit(lambda c, a, lda, taps, k, b: tile(c, a, 0, lda, taps, k, b, 0))
-    e, bdt = (2, np.int16) if dt == np.int16 else (4, np.int8)
+    dt, bdt, e = KINDS[kind]
     rng = np.random.default_rng(seed)
     lda = e * k * taps_n
     a = rng.integers(0, 256, mr * lda).astype(dt)
-    b = rng.integers(-127, 128, taps_n * k * NR * e).astype(bdt)
+    b = rng.integers(-128, 128, taps_n * k * NR * e).astype(bdt)
     c = np.zeros(mr * NR, np.int32)
     _RUNNERS[mr](c, a, lda, np.arange(taps_n, dtype=np.int64) * e * k, k, b)
     want = np.einsum("mkr,knr->mn", a.reshape(mr, taps_n * k, e).astype(np.int64), b.reshape(taps_n * k, NR, e).astype(np.int64))
@@ -117,7 +121,10 @@ bt = types.int8 if K.LAYOUT == "avxvnni" else types.int16
 sig = (types.int32[::1], types.Array(dt, 1, "C"), types.Array(bt, 1, "C"))
 f.compile(sig)
 asm = f.inspect_asm(sig)
-print(K.LAYOUT, T.HAS_AVX2, T.HAS_AVXVNNI)
+sig8 = (types.int32[::1], types.Array(types.int16, 1, "C"), types.Array(types.int8, 1, "C"))
+f.compile(sig8)  # int16 pairs on int8-stored weights (the AVX2 LSTM recurrence): widened as they are loaded
+asm8 = f.inspect_asm(sig8)
+print(K.LAYOUT, T.HAS_AVX2, T.HAS_AVXVNNI, len(re.findall(r"vpmovsxbw\\s+[0-9]*\\(", asm8)))
 print(len(re.findall(r"vpdpbusd\\s+%ymm", asm)), len(re.findall(r"vpmaddwd\\s+%ymm", asm)), "zmm" in asm)
 """
 
@@ -130,10 +137,11 @@ def test_tiles_compile_to_vpmaddwd_on_avx2_and_vex_vpdpbusd_on_avxvnni(tmp_path,
     """The AVX-VNNI tile is only compiled here: this CPU may lack it, and running it would be SIGILL."""
     out = run_python("-c", ASM_CHILD, env=dict(os.environ, **target, NUMBA_CACHE_DIR=str(tmp_path)))
     assert out.returncode == 0, out.stderr
-    got_layout, has_avx2, has_vnni = out.stdout.split("\n")[-3].split()
+    got_layout, has_avx2, has_vnni, n_sxbw = out.stdout.split("\n")[-3].split()
     n_dpbusd, n_maddwd, zmm = out.stdout.split("\n")[-2].split()
     assert got_layout == layout and has_avx2 == "True"
     assert zmm == "False"  # ymm only: no AVX-512
+    assert int(n_sxbw) >= 2  # the int8-stored weights are widened by the load itself
     if layout == "avxvnni":
         assert int(n_dpbusd) >= 12 and int(n_maddwd) == 0  # 6 rows x 2 ymm per k step (LLVM may unroll)
     else:

@@ -173,10 +173,15 @@ def linear(x, pack, bias, act, mr, linear_q):  # (N, T, I) -> (N, T, O) float32
 
 
 def pack_lstm(w_ih_q, w_ih_scale, w_hh_q, w_hh_scale, b, off, nr, corr_off=None):
-    """Both matrices packed like :func:`pack_linear`; ``hs = w_hh_scale / 127`` folds the fixed h scale."""
+    """Both matrices packed like :func:`pack_linear`; ``hs = w_hh_scale / 127`` folds the fixed h scale.
+
+    NOTE: on int16 pairs (``off == 0``) the recurrent weights stay int8 and the tile widens them as it loads them
+    (``tiles_avx2`` kind s16b8): the recurrence is one row per step, so it is bound by streaming these weights
+    (english_g2: 512 KB per direction as int16, more than this Zen 3's L2 beside the rest; 256 KB as int8)."""
     hs = (np.asarray(w_hh_scale, np.float32) * H_QSCALE).astype(np.float32)
     hh = pack_linear(w_hh_q, hs, off, nr, corr_off)
-    return (pack_linear(w_ih_q, w_ih_scale, off, nr, corr_off), hh[0], hh[1], hs, np.ascontiguousarray(b, dtype=np.float32),
+    whh = hh[0].astype(np.int8) if off == 0 else hh[0]
+    return (pack_linear(w_ih_q, w_ih_scale, off, nr, corr_off), whh, hh[1], hs, np.ascontiguousarray(b, dtype=np.float32),
             off)
 
 

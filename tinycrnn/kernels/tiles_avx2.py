@@ -5,7 +5,7 @@ LLVM IR like :mod:`.microkernel`, with plain-loop twins.
 # c (MR, NR) int32 = sum over taps t and groups g < G of  a[a_off + i*lda + taps[t] + g*E .. +E] . b[(t*G + g) block]
 # b packed (taps*G, NR, E): one group step reads NV = NR/8 ymm vectors; NR = 16 (2 ymm)
 
-The kind follows the dtype of ``a`` (the broadcast operand), chosen when Numba types the call:
+The kind follows the dtypes of ``a`` (the broadcast operand) and ``b``, chosen when Numba types the call:
 
 - ``int16`` a, ``int16`` b, E = 2 (AVX2): ``vpmaddwd`` on 16-bit pairs (the int8 and uint8 values
   widened when they are quantised or packed), then ``vpaddd`` into int32 accumulators. Exact, no 16-bit
@@ -13,6 +13,8 @@ The kind follows the dtype of ``a`` (the broadcast operand), chosen when Numba t
   pair in 32 bits (it wraps only for -32768 * -32768 twice); here |a| <= 255 (uint8 conv activations)
   or 127 and |b| <= 127, so a lane is at most 2 * 255 * 127 = 64770, and an int32 accumulator overflows
   only after ~33000 such pairs (K > 66000; the models have K <= 2304).
+- ``int16`` a, ``int8`` b (kind s16b8): the same pairs with b stored as int8 and widened by the load
+  (``vpmovsxbw``): half the weight bytes, for the one-row LSTM recurrence, which streams its weights.
 
 NOTE: ``vpmaddubsw`` (u8 x s8 pairs summed into int16) saturates: 2 * 255 * 127 > 32767 for the conv's
 uint8 activations. For the signed kernels (|a|, |b| <= 127) the vpabsb + vpsignb + vpmaddubsw +
@@ -106,8 +108,8 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
     def fn(name, ret, argtys):
         return cgutils.get_or_insert_function(mod, ir.FunctionType(ret, argtys), name)
 
-    if kind == "s16":
-        e, bvty = 2, v16i16
+    if kind in ("s16", "s16b8"):
+        e, bvty = 2, (v16i16 if kind == "s16" else ir.VectorType(ir.IntType(8), 16))
         pmaddwd = fn("llvm.x86.avx2.pmadd.wd", v8i32, [v16i16, v16i16])
     else:  # u8s8
         e, bvty = 4, v8i32
@@ -129,6 +131,8 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
                 bb = builder.load(bcur)
                 bvec = [builder.load(builder.bitcast(builder.gep(bb, [ir.Constant(i64, per_vec_b * j)]),
                                                      bvty.as_pointer()), align=1) for j in range(nv)]
+                if kind == "s16b8":  # int8 weights widened as they are loaded (vpmovsxbw): half the bytes
+                    bvec = [builder.sext(v, v16i16) for v in bvec]
                 kk = builder.mul(kl.index, ir.Constant(i64, e))
                 for i in range(mr):
                     ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, i)), kk)])
@@ -136,7 +140,7 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
                     splat = builder.shuffle_vector(builder.insert_element(zero, av, ir.Constant(i32, 0)), zero, smask)
                     for j in range(nv):
                         acc = builder.load(accs[i][j])
-                        if kind == "s16":
+                        if kind != "u8s8":
                             p = builder.call(pmaddwd, [builder.bitcast(splat, v16i16), bvec[j]])
                             acc = builder.add(acc, p)
                         else:
@@ -192,7 +196,8 @@ def _make_fallback(e, mr, nv):
     return tile
 
 
-_KINDS = {types.int16: ("s16", 2, HAS_AVX2), types.uint8: ("u8s8", 4, HAS_AVXVNNI)}
+_KINDS = {(types.int16, types.int16): ("s16", 2, HAS_AVX2), (types.int16, types.int8): ("s16b8", 2, HAS_AVX2),
+          (types.uint8, types.int8): ("u8s8", 4, HAS_AVXVNNI)}
 _TILES = {}
 
 
@@ -210,7 +215,7 @@ def tile_kernel(mr: int):
 
     @overload(tile, jit_options=NUMBA_FLAGS_EXACT)
     def _ov(c, a, a_off, lda, taps, k_len, b, b_off):
-        kind, e, fast = _KINDS[a.dtype]
+        kind, e, fast = _KINDS[(a.dtype, b.dtype)]
         if kind not in impls:
             impls[kind] = _make_intrinsic(kind, mr, NV) if fast else _make_fallback(e, mr, NV)
         run = impls[kind]
@@ -330,7 +335,7 @@ def fused_kernel(mr: int, bias_rows: bool):
 
     @overload(tile, jit_options=NUMBA_FLAGS_EXACT, inline="always")  # NOTE: a call would copy 19 arguments
     def _ov(a, a_off, lda, taps, k_len, b, b_off, out, o_off, ldo, nrows, ncols, rs, r0, cs, cc, c0, bias, code):
-        kind, e, fast = _KINDS[a.dtype]
+        kind, e, fast = _KINDS[(a.dtype, b.dtype)]
         if kind not in impls:
             impls[kind] = (_make_fused_intrinsic(kind, mr, bias_rows) if fast
                            else _make_fused_fallback(e, mr, bias_rows, kind == "u8s8"))
