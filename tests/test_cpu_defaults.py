@@ -1,6 +1,5 @@
 """Defaults follow the CPU: int8 models only where the int8 kernels have a fast path (AVX-512 VNNI, or
-AVX2 with the tiles of kernels.int8_avx2, there only for PP-OCRv2: english_g2's dense 3x3 int8 convs are no
-faster than its FP32 Winograd convs on AVX2).
+AVX2 with the tiles of kernels.int8_avx2 and the exact int8 Winograd convs of kernels.int8_winograd).
 
 Without one the int8 tiles are portable loops, ~10-18x slower than the FP32 model on the same CPU, so
 the page pipeline and its case model fall back to FP32 files and loading an int8 model warns. The
@@ -24,7 +23,7 @@ import warnings, tinycrnn
 from tinycrnn.kernels import get_kernels, int8_is_fast, microkernel
 assert not microkernel.HAS_AVX512 and not microkernel.HAS_VNNI
 ocr = tinycrnn.OCR()
-print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1], int8_is_fast(), int8_is_fast(dense_3x3=True),
+print(ocr.model_name, ocr.case_model.rsplit("/", 1)[-1], int8_is_fast(),
       get_kernels("numba").conv2d_int8.__module__)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -42,7 +41,7 @@ def test_an_avx2_cpu_gets_int8_defaults_on_the_avx2_tiles(tmp_path):
     out = run_python("-c", CHILD, env=dict(os.environ, **AVX2_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
     assert out.returncode == 0, out.stderr
     models, warned = out.stdout.splitlines()[-2:]
-    assert models == "ppocrv2_zh_int8 english_g2.tcrnn True False tinycrnn.kernels.int8_avx2"
+    assert models == "ppocrv2_zh_int8 english_g2_int8.tcrnn True tinycrnn.kernels.int8_avx2"
     assert warned == "0 "
 
 
@@ -50,5 +49,5 @@ def test_a_cpu_without_avx2_gets_fp32_defaults_and_a_warning(tmp_path):
     out = run_python("-c", CHILD, env=dict(os.environ, **SSE_CPU, NUMBA_CACHE_DIR=str(tmp_path)))
     assert out.returncode == 0, out.stderr
     models, warned = out.stdout.splitlines()[-2:]
-    assert models == "ppocrv2_zh english_g2.tcrnn False False tinycrnn.kernels.int8"
+    assert models == "ppocrv2_zh english_g2.tcrnn False tinycrnn.kernels.int8"
     assert warned.startswith("1 english_g2_int8: int8 model on a CPU without AVX2 or AVX-512 VNNI")

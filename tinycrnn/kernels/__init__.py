@@ -50,19 +50,17 @@ def _linear_numba(x, weight, bias, act="none"):
     return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
 
-def int8_is_fast(backend: str = "numba", dense_3x3: bool = False) -> bool:
+def int8_is_fast(backend: str = "numba") -> bool:
     """Whether int8 models run faster than their FP32 twins here: the Numba kernels on a CPU with AVX-512 VNNI
-    (:mod:`.int8`) or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI), except, on AVX2 without VNNI, models whose int8
-    work is dense 3x3 convolutions (``dense_3x3``: english_g2).
+    (:mod:`.int8`) or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI).
 
     On x86 without AVX2 the int8 tiles are portable loops, far slower than the FP32 models on the same
     CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320
     line). On aarch64 they are NEON tiles (:mod:`.tiles_arm`: sdot on ARMv8.2, mul + sadalp on ARMv8.0),
-    measured only as executed instructions under emulation (a76: english_g2 int8 0.56x its FP32 model; a72:
+    measured only as executed instructions under emulation (a76: english_g2 int8 0.57x its FP32 model; a72:
     2.3x), not timed on a real core, so the defaults keep FP32 models there (``page.defaults.fast_models``).
-    On AVX2 the int8 files read the same texts as on AVX-512 (exact integer kernels); PP-OCRv2's depthwise +
-    pointwise int8 runs 0.8x its FP32 time per line, but english_g2's direct int8 3x3 convs on int16 pairs are no
-    faster than its FP32 Winograd convs on the AVX2 FP32 tile (about 1.03x), so FP32 stays its default there;
+    On AVX2 the int8 files read the same texts as on AVX-512 (exact integer kernels); per line they run about
+    0.7x (english_g2: exact int8 Winograd convs, :mod:`.int8_winograd`) and 0.8x (PP-OCRv2) their FP32 time;
     figures in benchmarks/RESULTS.md.
     """
     if backend != "numba":
@@ -70,7 +68,7 @@ def int8_is_fast(backend: str = "numba", dense_3x3: bool = False) -> bool:
     from .int8_avx2 import AVAILABLE
     from .microkernel import HAS_VNNI
 
-    return HAS_VNNI or (AVAILABLE and not dense_3x3)
+    return HAS_VNNI or AVAILABLE
 
 
 def _graph_ref():

@@ -8,8 +8,6 @@ from ..errors import ModelNotFoundError
 DEFAULT_MODELS = ("ppocrv2_zh_int8", "ppocrv2_zh", "english_g2")
 #: The case-aware models ``case_model="auto"`` tries for lower-case lines, in order (see ``page/case.py``).
 CASE_MODELS = ("english_g2-int8", "english_g2")
-#: Models whose int8 work is dense 3x3 convolutions (:func:`tinycrnn.kernels.int8_is_fast`'s ``dense_3x3``).
-DENSE_3X3_MODELS = ("english_g2",)
 
 
 def fast_models(names: Sequence[str], backend: Optional[str] = None, int8_fast: Optional[bool] = None) -> List[str]:
@@ -23,7 +21,7 @@ def fast_models(names: Sequence[str], backend: Optional[str] = None, int8_fast: 
             return True
         if int8_fast is not None:
             return int8_fast
-        return int8_is_fast(backend or kernel_backend(), dense_3x3=name.startswith(DENSE_3X3_MODELS))
+        return int8_is_fast(backend or kernel_backend())
 
     return [n for n in names if keep(n)]
 
