@@ -140,16 +140,18 @@ def _transform_out2(m, r, y):
         m4, m5, m6, m7 = np.int32(m[4, r, j]), np.int32(m[5, r, j]), np.int32(m[6, r, j]), np.int32(m[7, r, j])
         m8, m9, m10, m11 = np.int32(m[8, r, j]), np.int32(m[9, r, j]), np.int32(m[10, r, j]), np.int32(m[11, r, j])
         m12, m13, m14, m15 = np.int32(m[12, r, j]), np.int32(m[13, r, j]), np.int32(m[14, r, j]), np.int32(m[15, r, j])
-        for a in range(3):  # row a of A^T M, by column (a is unrolled: constant in each copy)
-            if a == 0:
-                q0, q1, q2, q3 = np.int32(m0 + m4 + m8), np.int32(m1 + m5 + m9), np.int32(m2 + m6 + m10), np.int32(m3 + m7 + m11)
-            elif a == 1:
-                q0, q1, q2, q3 = np.int32(m4 - m8), np.int32(m5 - m9), np.int32(m6 - m10), np.int32(m7 - m11)
-            else:
-                q0, q1, q2, q3 = np.int32(m4 + m8 + m12), np.int32(m5 + m9 + m13), np.int32(m6 + m10 + m14), np.int32(m7 + m11 + m15)
-            y[3 * a, j] = np.int32(q0 + q1 + q2) >> 2
-            y[3 * a + 1, j] = np.int32(q1 - q2) >> 2
-            y[3 * a + 2, j] = np.int32(q1 + q2 + q3) >> 2
+        q0, q1, q2, q3 = np.int32(m0 + m4 + m8), np.int32(m1 + m5 + m9), np.int32(m2 + m6 + m10), np.int32(m3 + m7 + m11)
+        y[0, j] = np.int32(q0 + q1 + q2) >> 2  # row 0 of A^T M, times A
+        y[1, j] = np.int32(q1 - q2) >> 2
+        y[2, j] = np.int32(q1 + q2 + q3) >> 2
+        q0, q1, q2, q3 = np.int32(m4 - m8), np.int32(m5 - m9), np.int32(m6 - m10), np.int32(m7 - m11)
+        y[3, j] = np.int32(q0 + q1 + q2) >> 2  # row 1
+        y[4, j] = np.int32(q1 - q2) >> 2
+        y[5, j] = np.int32(q1 + q2 + q3) >> 2
+        q0, q1, q2, q3 = np.int32(m4 + m8 + m12), np.int32(m5 + m9 + m13), np.int32(m6 + m10 + m14), np.int32(m7 + m11 + m15)
+        y[6, j] = np.int32(q0 + q1 + q2) >> 2  # row 2
+        y[7, j] = np.int32(q1 - q2) >> 2
+        y[8, j] = np.int32(q1 + q2 + q3) >> 2
 
 
 @njit(**NUMBA_FLAGS_EXACT)
@@ -219,7 +221,7 @@ def conv(xp, k, th, tw, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_a
     # every tile's (line, first row, first column): the kernels read them instead of dividing a tile index
     tiles = np.stack(np.meshgrid(np.arange(n), step * np.arange(th), step * np.arange(tw), indexing="ij"), -1).reshape(-1, 3)
     tg = group_tiles(len(tiles), cp)
-    v = np.zeros((P, tg, cp), np.int16)
+    v = np.empty((P, tg, cp), np.int16)  # rows past the last tile feed only M rows that are never read
     m = np.empty((P, tg, NR), np.int32)
     _conv(xp, k, tiles, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_acc, v, m,
           np.zeros((9, NR), np.int32), np.zeros(NR, np.float32), np.zeros(NR, np.float32), np.zeros(NR, np.int32))
