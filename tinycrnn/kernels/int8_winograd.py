@@ -20,6 +20,8 @@ for each 16-channel output block, 16 GEMMs V[xi] @ U[xi] -> M (16, tiles, 16) in
 transform and the direct conv's own epilogue (:func:`.tiles_avx2.epilogue`: dequantisation, bias,
 activation) per output pixel.
 """
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -68,6 +70,15 @@ def padded_input(shape, k: int):
     m, p, _ = VARIANTS[k]
     th, tw = -(-(h + 2 * p - k + 1) // m), -(-(w + 2 * p - k + 1) // m)
     return np.zeros((n, m * th + k - 1, m * tw + k - 1, c + (c & 1)), np.int16), th, tw
+
+
+@functools.lru_cache(maxsize=256)
+def _tiles(n: int, th: int, tw: int, step: int) -> np.ndarray:
+    """Every tile's (line, first row, first column), read by the kernels instead of dividing a tile index; cached
+    (building it costs ~35 us, as much as a small layer's input transform)."""
+    t = np.stack(np.meshgrid(np.arange(n), step * np.arange(th), step * np.arange(tw), indexing="ij"), -1).reshape(-1, 3)
+    t.flags.writeable = False
+    return t
 
 
 def group_tiles(n_tiles: int, cp: int) -> int:
@@ -217,9 +228,7 @@ def conv(xp, k, th, tw, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_a
     """Run the k x k conv on ``xp`` from :func:`padded_input` (quantised): NHWC ``out`` (N, Ho, Wo, O) float32 =
     act(acc * (s_line[n] * w_scale[o]) + bias[o]), or the raw int32 acc into ``out_acc`` when ``raw``."""
     n, _, _, cp = xp.shape
-    step = VARIANTS[k][0]
-    # every tile's (line, first row, first column): the kernels read them instead of dividing a tile index
-    tiles = np.stack(np.meshgrid(np.arange(n), step * np.arange(th), step * np.arange(tw), indexing="ij"), -1).reshape(-1, 3)
+    tiles = _tiles(n, th, tw, VARIANTS[k][0])
     tg = group_tiles(len(tiles), cp)
     v = np.empty((P, tg, cp), np.int16)  # rows past the last tile feed only M rows that are never read
     m = np.empty((P, tg, NR), np.int32)
