@@ -87,6 +87,11 @@ def ort_engine(threads):
     return {"onnxruntime": lambda x: sess.run(None, {"input": x})[0]}
 
 
+#: The timer: wall time, or with ``--clock cpu`` this thread's CPU time (a shared machine's load barely moves it;
+#: onnxruntime and PyTorch then also run on this thread: ``--threads 1``).
+CLOCK = time.perf_counter
+
+
 def breakdown(model, x, runs):
     """Median ms per stage: conv trunk (through mean_height), LSTM blocks (+ projections), head."""
     import numpy as np
@@ -99,9 +104,9 @@ def breakdown(model, x, runs):
     for _ in range(runs):
         y, acc = x, {s: 0.0 for s in ts}
         for op, s in zip(model.ops, stages):
-            t = time.perf_counter()
+            t = CLOCK()
             y = op(y)
-            acc[s] += time.perf_counter() - t
+            acc[s] += CLOCK() - t
         for s in ts:
             ts[s].append(acc[s] * 1000)
     return {s: float(np.median(v)) for s, v in ts.items()}
@@ -119,7 +124,14 @@ def main(argv=None):
                     help="comma-separated extra tinycrnn models (names or .tcrnn paths) timed in the same rounds, "
                          "e.g. an int8 variant with some layers kept FP32")
     ap.add_argument("--json", action="store_true", help="append to benchmarks/results/<cpu>.jsonl")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this thread's CPU time (robust on a busy machine; needs --threads 1)")
     args = ap.parse_args(argv)
+    global CLOCK
+    if args.clock == "cpu":
+        if args.threads != 1:
+            ap.error("--clock cpu measures one thread: use --threads 1")
+        CLOCK = time.thread_time
     set_threads(args.threads)
     import numpy as np
 
@@ -139,7 +151,7 @@ def main(argv=None):
         engines[key] = m.forward
     info = machine_info()
     print(f"# {info['cpu']}, {info['cores']} cores, {info['date']}, git {info.get('git')}, threads={args.threads}, "
-          f"runs={args.runs} (round-robin), numpy {info['numpy']}, numba {info.get('numba')}, "
+          f"runs={args.runs} (round-robin), clock {args.clock}, numpy {info['numpy']}, numba {info.get('numba')}, "
           f"onnxruntime {info.get('onnxruntime')}, torch {info.get('torch')}")
     rng = np.random.default_rng(0)
     shapes = [(1, w) for w in map(int, args.widths.split(","))] + ([(args.batch, 256)] if args.batch > 1 else [])
@@ -153,9 +165,9 @@ def main(argv=None):
         ts = {n: [] for n in engines}
         for _ in range(args.runs):
             for n, fn in engines.items():
-                t = time.perf_counter()
+                t = CLOCK()
                 fn(x)
-                ts[n].append((time.perf_counter() - t) * 1000)
+                ts[n].append((CLOCK() - t) * 1000)
         med = {n: float(np.median(v)) for n, v in ts.items()}
         base = med.get("onnxruntime")
         cells = [f"{med[n]:7.2f}" + (f" {med[n] / base:5.2f}x" if base else "") for n in engines]
