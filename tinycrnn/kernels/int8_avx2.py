@@ -10,7 +10,9 @@ Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and reco
 - ``"avxvnni"``: everything on uint8 x int8 quads (VEX vpdpbusd); signed inputs enter as ``q + 128``
   and the exact correction ``128 * sum(w)`` is subtracted, as on the AVX-512 path.
 
-The pointwise conv and the linear layer run on :func:`.tiles_avx2.fused_kernel` (dequantisation, bias and
+Stride-1 3x3 pad-1 and 2x2 pad-0 convs in the ``"avx2"`` layout run as exact integer Winograd convs
+(:mod:`.int8_winograd`: the same accumulators, 2.25x fewer multiplies). The pointwise conv and the linear
+layer run on :func:`.tiles_avx2.fused_kernel` (dequantisation, bias and
 activation applied to the accumulators in registers); the drivers shared with :mod:`.int8` (quantisers,
 packing, the linear layer, the BiLSTM) are :mod:`.int8_drivers`.
 
