@@ -15,13 +15,13 @@ U and V fit in int16, so the 16 per-point GEMMs run on the int16-pair tile uncha
 int32 sum stays exact while C * 1152 * 1020 < 2^31 (C <= 1827; :func:`applies` checks it). The output
 transform adds up to nine such sums in int32, which may wrap, but its result (4x the conv's
 accumulator, |acc| <= 9 * C * 255 * 128) fits, so it is exact; the division by 4 is an arithmetic shift.
-Data flow per group of tiles (NHWC, channels innermost): input transform -> V (16, tiles, Cp) int16;
+Data flow per group of tile rows (NHWC, channels innermost): input transform -> V (16, tiles, Cp) int16;
 for each 16-channel output block, 16 GEMMs V[xi] @ U[xi] -> M (16, tiles, 16) int32, then the output
 transform and the direct conv's own epilogue (:func:`.tiles_avx2.epilogue`: dequantisation, bias,
-activation) per output pixel.
+activation) per output pixel. Both transforms run as passes over whole arrays (image rows, then columns;
+M's points, then their rows) with +-1 coefficients as XOR masks: one small vector loop each, which also
+keeps the cold compile short (per-tile code with the 16 points written out took ~10 s more).
 """
-import functools
-
 import numpy as np
 from numba import njit
 
@@ -72,121 +72,104 @@ def padded_input(shape, k: int):
     return np.zeros((n, m * th + k - 1, m * tw + k - 1, c + (c & 1)), np.int16), th, tw
 
 
-@functools.lru_cache(maxsize=256)
-def _tiles(n: int, th: int, tw: int, step: int) -> np.ndarray:
-    """Every tile's (line, first row, first column), read by the kernels instead of dividing a tile index; cached
-    (building it costs ~35 us, as much as a small layer's input transform)."""
-    t = np.stack(np.meshgrid(np.arange(n), step * np.arange(th), step * np.arange(tw), indexing="ij"), -1).reshape(-1, 3)
-    t.flags.writeable = False
-    return t
+#: Rows of the transform matrices as (i1, i2, sign mask of i2, i3, sign mask of i3); i3 = -1: no third term.
+#: A^T for F(2x2, 3x3): [1, 1, 1, 0], [0, 1, -1, -1]; for F(3x3, 2x2): [1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1].
+#: A mask of -1 negates the term ((x ^ -1) + 1), 0 keeps it: no multiplies in the loops.
+AT_ROWS = {3: np.array([[0, 1, 0, 2, 0], [1, 2, -1, 3, -1]], np.int64),
+           2: np.array([[0, 1, 0, 2, 0], [1, 2, -1, -1, 0], [1, 2, 0, 3, 0]], np.int64)}
 
 
-def group_tiles(n_tiles: int, cp: int) -> int:
-    """Tiles per group (a multiple of MR): V (16 x Cp int16) + M (16 x NR int32) per tile in _GROUP_BYTES."""
-    g = max(MR, _GROUP_BYTES // (P * (2 * cp + 4 * NR)))
-    return -(-min(g, n_tiles) // MR) * MR
-
-
-@njit(inline="always", **NUMBA_FLAGS_EXACT)
-def _row_transform(pa, pb, x0, add, flip, v0, v1, v2, v3):
-    # one row of B^T d, e = pa + pb or pa - pb (4 columns from x0), times B: v = (e0 - e2, e1 + e2, e2 - e1,
-    # flip * (e1 - e3)); two loop bodies so that no multiply by a runtime sign is left in them
-    a0, a1, a2, a3 = pa[x0], pa[x0 + 1], pa[x0 + 2], pa[x0 + 3]
-    b0, b1, b2, b3 = pb[x0], pb[x0 + 1], pb[x0 + 2], pb[x0 + 3]
-    sb = 1 if add else -1
-    for ci in range(v0.shape[0]):
-        e0 = np.int16(a0[ci] + sb * b0[ci])
-        e1 = np.int16(a1[ci] + sb * b1[ci])
-        e2 = np.int16(a2[ci] + sb * b2[ci])
-        e3 = np.int16(a3[ci] + sb * b3[ci])
-        v0[ci] = e0 - e2
-        v1[ci] = e1 + e2
-        v2[ci] = e2 - e1
-        v3[ci] = e1 - e3 if flip == 1 else e3 - e1
+def group_rows(n_rows: int, tw: int, cp: int) -> int:
+    """Tile rows per group: V (16 x Cp int16) + M (16 x NR int32) per tile within _GROUP_BYTES."""
+    per_tile = P * (2 * cp + 4 * NR)
+    return max(1, min(n_rows, _GROUP_BYTES // (per_tile * tw)))
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _input_transform(xp, flip, tiles, t0, t_len, v):
-    # v[i*4 + l, r, :] = (B^T d B)[i, l] of tile t0 + r, all channels; B^T rows: d0 - d2, d1 + d2, d2 - d1 and
-    # flip * (d1 - d3) (flip = 1: F(2x2, 3x3); -1: F(3x3, 2x2))
-    for r in range(t_len):
-        b, y0, x0 = tiles[t0 + r, 0], tiles[t0 + r, 1], tiles[t0 + r, 2]
-        d0, d1, d2, d3 = xp[b, y0], xp[b, y0 + 1], xp[b, y0 + 2], xp[b, y0 + 3]
-        if flip == 1:
-            _row_transform(d0, d2, x0, False, 1, v[0, r], v[1, r], v[2, r], v[3, r])
-            _row_transform(d1, d2, x0, True, 1, v[4, r], v[5, r], v[6, r], v[7, r])
-            _row_transform(d2, d1, x0, False, 1, v[8, r], v[9, r], v[10, r], v[11, r])
-            _row_transform(d1, d3, x0, False, 1, v[12, r], v[13, r], v[14, r], v[15, r])
-        else:
-            _row_transform(d0, d2, x0, False, -1, v[0, r], v[1, r], v[2, r], v[3, r])
-            _row_transform(d1, d2, x0, True, -1, v[4, r], v[5, r], v[6, r], v[7, r])
-            _row_transform(d2, d1, x0, False, -1, v[8, r], v[9, r], v[10, r], v[11, r])
-            _row_transform(d3, d1, x0, False, -1, v[12, r], v[13, r], v[14, r], v[15, r])
-
-
-@njit(inline="always", **NUMBA_FLAGS_EXACT)
-def _transform_out3(m, r, y):
-    # F(2x2, 3x3): y[2a + b] = (A^T M A)[a, b] / 4, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]. int32 arithmetic may
-    # wrap in the sums, exactly: the result fits (module docstring)
-    for j in range(NR):
-        s0 = np.int32(np.int32(m[0, r, j]) + np.int32(m[4, r, j]) + np.int32(m[8, r, j]))  # row 0 of A^T M
-        s1 = np.int32(np.int32(m[1, r, j]) + np.int32(m[5, r, j]) + np.int32(m[9, r, j]))
-        s2 = np.int32(np.int32(m[2, r, j]) + np.int32(m[6, r, j]) + np.int32(m[10, r, j]))
-        s3 = np.int32(np.int32(m[3, r, j]) + np.int32(m[7, r, j]) + np.int32(m[11, r, j]))
-        d0 = np.int32(np.int32(m[4, r, j]) - np.int32(m[8, r, j]) - np.int32(m[12, r, j]))  # row 1
-        d1 = np.int32(np.int32(m[5, r, j]) - np.int32(m[9, r, j]) - np.int32(m[13, r, j]))
-        d2 = np.int32(np.int32(m[6, r, j]) - np.int32(m[10, r, j]) - np.int32(m[14, r, j]))
-        d3 = np.int32(np.int32(m[7, r, j]) - np.int32(m[11, r, j]) - np.int32(m[15, r, j]))
-        y[0, j] = np.int32(s0 + s1 + s2) >> 2
-        y[1, j] = np.int32(s1 - s2 - s3) >> 2
-        y[2, j] = np.int32(d0 + d1 + d2) >> 2
-        y[3, j] = np.int32(d1 - d2 - d3) >> 2
-
-
-@njit(inline="always", **NUMBA_FLAGS_EXACT)
-def _transform_out2(m, r, y):
-    # F(3x3, 2x2): y[3a + b] = (A^T M A)[a, b] / 4, A^T = [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1]]
-    for j in range(NR):
-        m0, m1, m2, m3 = np.int32(m[0, r, j]), np.int32(m[1, r, j]), np.int32(m[2, r, j]), np.int32(m[3, r, j])
-        m4, m5, m6, m7 = np.int32(m[4, r, j]), np.int32(m[5, r, j]), np.int32(m[6, r, j]), np.int32(m[7, r, j])
-        m8, m9, m10, m11 = np.int32(m[8, r, j]), np.int32(m[9, r, j]), np.int32(m[10, r, j]), np.int32(m[11, r, j])
-        m12, m13, m14, m15 = np.int32(m[12, r, j]), np.int32(m[13, r, j]), np.int32(m[14, r, j]), np.int32(m[15, r, j])
-        q0, q1, q2, q3 = np.int32(m0 + m4 + m8), np.int32(m1 + m5 + m9), np.int32(m2 + m6 + m10), np.int32(m3 + m7 + m11)
-        y[0, j] = np.int32(q0 + q1 + q2) >> 2  # row 0 of A^T M, times A
-        y[1, j] = np.int32(q1 - q2) >> 2
-        y[2, j] = np.int32(q1 + q2 + q3) >> 2
-        q0, q1, q2, q3 = np.int32(m4 - m8), np.int32(m5 - m9), np.int32(m6 - m10), np.int32(m7 - m11)
-        y[3, j] = np.int32(q0 + q1 + q2) >> 2  # row 1
-        y[4, j] = np.int32(q1 - q2) >> 2
-        y[5, j] = np.int32(q1 + q2 + q3) >> 2
-        q0, q1, q2, q3 = np.int32(m4 + m8 + m12), np.int32(m5 + m9 + m13), np.int32(m6 + m10 + m14), np.int32(m7 + m11 + m15)
-        y[6, j] = np.int32(q0 + q1 + q2) >> 2  # row 2
-        y[7, j] = np.int32(q1 - q2) >> 2
-        y[8, j] = np.int32(q1 + q2 + q3) >> 2
+def _comb(dst, a, b, mb, c, mc):
+    # dst = a +- b +- c over 1-D arrays (masks 0: +, -1: -); int16 in the input transform, int32 in the output one
+    for k in range(dst.shape[0]):
+        dst[k] = a[k] + ((b[k] ^ mb) - mb) + ((c[k] ^ mc) - mc)
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _output_transform(m, step, tiles, t0, t_len, o0, nj, s_line, w_scale, bias, code, raw, out, out_acc, y, sc, bo, zc):
-    # the step x step outputs of tiles t0 .. t0 + t_len, channels o0 .. o0 + nj; m = M (16, tg, NR): raw acc or epilogue
+def _comb_div4(dst, a, b, mb, c, mc):
+    # the last output transform step: (a +- b +- c) / 4, exact (arithmetic shift of a multiple of 4); int32 wraps in
+    # the sums, harmlessly (module docstring)
+    for k in range(dst.shape[0]):
+        dst[k] = np.int32(np.int32(a[k]) + ((b[k] ^ mb) - mb) + ((c[k] ^ mc) - mc)) >> 2
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _columns(dst, src, ca, cb, mb, step):
+    # dst[tx, :] = src[step*tx + ca, :] +- src[step*tx + cb, :]: one column step of B^T d B for a row of tiles
+    for tx in range(dst.shape[0]):
+        s0 = src[step * tx + ca]
+        s1 = src[step * tx + cb]
+        d = dst[tx]
+        for ci in range(d.shape[0]):
+            d[ci] = s0[ci] + ((s1[ci] ^ mb) - mb)
+
+
+#: Rows of B^T as (first, second, sign mask of the second): d0 - d2, d1 + d2, d2 - d1, d1 - d3 (F(2x2, 3x3)) or
+#: d3 - d1 (F(3x3, 2x2)); the same pairs combine columns.
+BT_PAIRS = {3: np.array([[0, 2, -1], [1, 2, 0], [2, 1, -1], [1, 3, -1]], np.int64),
+            2: np.array([[0, 2, -1], [1, 2, 0], [2, 1, -1], [3, 1, -1]], np.int64)}
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _input_transform(xp, step, bt, row0, n_rows, th, tw, v, e, zero):
+    # V of the tiles in tile rows row0 .. row0 + n_rows (row = line * th + ty): v[i*4 + l, q*tw + tx, :] =
+    # (B^T d B)[i, l]: first down a whole band of image rows (e[i] = row i of B^T d, every column), then across.
+    # NOTE: one call site per helper (loops over the tables): LLVM inlines and re-vectorises every call site, and
+    # eight of them took seconds of cold compile
+    _, _, wp, cp = xp.shape
+    z = np.int16(0)
+    for q in range(n_rows):
+        b, ty = (row0 + q) // th, (row0 + q) % th
+        for i in range(4):
+            da = xp[b, step * ty + bt[i, 0]].reshape(-1)
+            db = xp[b, step * ty + bt[i, 1]].reshape(-1)
+            _comb(e[i], da, db, np.int16(bt[i, 2]), zero, z)
+        for k in range(P):
+            i, l = k // 4, k % 4
+            _columns(v[k, q * tw : q * tw + tw], e[i].reshape(wp, cp), bt[l, 0], bt[l, 1], np.int16(bt[l, 2]), step)
+
+
+@njit(**NUMBA_FLAGS_EXACT)
+def _output_transform(m, at, step, row0, n_rows, th, tw, o0, nj, s_line, w_scale, bias, code, raw, out, out_acc,
+                      srows, y, zero, sc, bo, zc):
+    # the outputs of the tiles in rows row0 .. row0 + n_rows, channels o0 .. o0 + nj: Y = A^T M A / 4 as whole-array
+    # passes (m (16, tg, NR) -> srows (R, 4, L) -> y (R*R, L), L = tiles * NR), then raw acc or the epilogue per pixel
     if raw:
         _, ho, wo, o_len = out_acc.shape
     else:
         _, ho, wo, o_len = out.shape
+    nr_ = at.shape[0]
+    t_len = n_rows * tw
+    ln = t_len * NR
+    mf = m.reshape(m.shape[0], -1)
+    for a in range(nr_):  # rows of A^T M, per column l
+        i1, i2, m2, i3, m3 = at[a, 0], at[a, 1], np.int32(at[a, 2]), at[a, 3], np.int32(at[a, 4])
+        for l in range(4):
+            c3 = mf[4 * i3 + l, :ln] if i3 >= 0 else zero[:ln]
+            _comb(srows[a, l, :ln], mf[4 * i1 + l, :ln], mf[4 * i2 + l, :ln], m2, c3, m3)
+    for a in range(nr_):  # times A, per row a
+        for bb in range(nr_):
+            i1, i2, m2, i3, m3 = at[bb, 0], at[bb, 1], np.int32(at[bb, 2]), at[bb, 3], np.int32(at[bb, 4])
+            c3 = srows[a, i3, :ln] if i3 >= 0 else zero[:ln]
+            _comb_div4(y[a * nr_ + bb, :ln], srows[a, i1, :ln], srows[a, i2, :ln], m2, c3, m3)
     of = out.reshape(-1)
     af = out_acc.reshape(-1)
-    yf = y.reshape(-1)
     last_b = -1
     for r in range(t_len):
-        b, oy, ox = tiles[t0 + r, 0], tiles[t0 + r, 1], tiles[t0 + r, 2]
+        b, ty, tx = (row0 + r // tw) // th, (row0 + r // tw) % th, r % tw
+        oy, ox = step * ty, step * tx
         if b != last_b and not raw:
             for j in range(nj):
                 sc[j] = s_line[b] * w_scale[o0 + j]
                 bo[j] = bias[o0 + j]
             last_b = b
-        if step == 2:
-            _transform_out3(m, r, y)
-        else:
-            _transform_out2(m, r, y)
         u = 0
         for py in range(oy, oy + step):
             for px in range(ox, ox + step):
@@ -194,43 +177,47 @@ def _output_transform(m, step, tiles, t0, t_len, o0, nj, s_line, w_scale, bias, 
                     d0 = ((b * ho + py) * wo + px) * o_len + o0  # flat NHWC offsets: no array views in this loop
                     if raw:
                         for j in range(nj):
-                            af[d0 + j] = yf[u * NR + j]
+                            af[d0 + j] = y[u, r * NR + j]
                     else:
-                        epilogue(of, d0, yf, u * NR, zc, np.float32(1.0), sc, 0, bo, nj, code)
+                        epilogue(of, d0, y[u], r * NR, zc, np.float32(1.0), sc, 0, bo, nj, code)
                 u += 1
 
 
 @njit(**NUMBA_FLAGS_EXACT)
-def _conv(xp, k, tiles, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_acc, v, m, y, sc, bo, zc):
-    cp = xp.shape[3]
-    step, flip = (2, 1) if k == 3 else (3, -1)
+def _conv(xp, step, bt, at, th, tw, rows_g, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_acc, v, m, e,
+          zero16, srows, y, zero32, sc, bo, zc):
+    n, _, _, cp = xp.shape
     kg = cp // 2
     tg = v.shape[1]
     nob = -(-o_len // NR)
-    n_tiles = tiles.shape[0]
     vf = v.reshape(-1)
     mf = m.reshape(-1)
     blk = MR * NR
-    for t0 in range(0, n_tiles, tg):
-        t_len = min(tg, n_tiles - t0)
-        _input_transform(xp, flip, tiles, t0, t_len, v)
+    for row0 in range(0, n * th, rows_g):
+        n_rows = min(rows_g, n * th - row0)
+        t_len = n_rows * tw
+        _input_transform(xp, step, bt, row0, n_rows, th, tw, v, e, zero16)
         for ob in range(nob):
             for xi in range(P):
                 wo = (xi * nob + ob) * kg * NR * 2
                 for tb in range(0, t_len, MR):
                     c0 = (xi * tg + tb) * NR
                     _TC(mf[c0 : c0 + blk], vf, (xi * tg + tb) * cp, cp, TAP0, kg, wpk, wo)
-            _output_transform(m, step, tiles, t0, t_len, ob * NR, min(NR, o_len - ob * NR), s_line, w_scale, bias,
-                              code, raw, out, out_acc, y, sc, bo, zc)
+            _output_transform(m, at, step, row0, n_rows, th, tw, ob * NR, min(NR, o_len - ob * NR), s_line, w_scale,
+                              bias, code, raw, out, out_acc, srows, y, zero32, sc, bo, zc)
 
 
 def conv(xp, k, th, tw, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_acc):
     """Run the k x k conv on ``xp`` from :func:`padded_input` (quantised): NHWC ``out`` (N, Ho, Wo, O) float32 =
     act(acc * (s_line[n] * w_scale[o]) + bias[o]), or the raw int32 acc into ``out_acc`` when ``raw``."""
-    n, _, _, cp = xp.shape
-    tiles = _tiles(n, th, tw, VARIANTS[k][0])
-    tg = group_tiles(len(tiles), cp)
-    v = np.empty((P, tg, cp), np.int16)  # rows past the last tile feed only M rows that are never read
-    m = np.empty((P, tg, NR), np.int32)
-    _conv(xp, k, tiles, wpk, o_len, s_line, w_scale, bias, code, raw, out, out_acc, v, m,
-          np.zeros((9, NR), np.int32), np.zeros(NR, np.float32), np.zeros(NR, np.float32), np.zeros(NR, np.int32))
+    n, _, wp, cp = xp.shape
+    step = VARIANTS[k][0]
+    rows_g = group_rows(n * th, tw, cp)
+    tg = -(-rows_g * tw // MR) * MR
+    at = AT_ROWS[k]
+    r = at.shape[0]
+    # rows past the last tile in V feed only M rows that are never read: no zeroing
+    _conv(xp, step, BT_PAIRS[k], at, th, tw, rows_g, wpk, o_len, s_line, w_scale, bias, code, raw, out,
+          out_acc, np.empty((P, tg, cp), np.int16), np.empty((P, tg, NR), np.int32), np.empty((4, wp * cp), np.int16),
+          np.zeros(wp * cp, np.int16), np.empty((r, 4, tg * NR), np.int32), np.empty((r * r, tg * NR), np.int32),
+          np.zeros(tg * NR, np.int32), np.zeros(NR, np.float32), np.zeros(NR, np.float32), np.zeros(NR, np.int32))
