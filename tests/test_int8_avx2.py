@@ -81,6 +81,21 @@ def test_pointwise_integer_products_exact_and_float_epilogue_to_rounding(n, c, o
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("c, o, p", [(5, 7, 16 * K.PB_GROUP * 2 + 5), (64, 20, 16 * K.PB_GROUP + 16)])
+def test_pointwise_across_pixel_block_groups_matches_reference_exactly(c, o, p):
+    # more pixel blocks than one PB_GROUP (the hypothesis test above stays within one), partial last block
+    from tinycrnn.quant import quantize_rows
+
+    rng = np.random.default_rng(c * o + p)
+    x = rng.standard_normal((2, c, 1, p)).astype(np.float32)
+    x[1, :, :, 3] = 0.0  # an all-zero pixel: zero scale, guarded
+    w_q, w_scale = quantize_rows(rng.standard_normal((o, c, 1, 1)).astype(np.float32))
+    b = rng.standard_normal(o).astype(np.float32)
+    for layout in ("avx2", "avxvnni"):
+        got = K.pointwise_int8(x, K.pack_pointwise_int8(w_q, w_scale, layout), b, "relu")
+        np.testing.assert_array_equal(got, REF.pointwise_int8(x, REF.pack_pointwise_int8(w_q, w_scale), b, "relu"))
+
+
 _RUNNERS = {}
 
 
