@@ -312,20 +312,29 @@ def pack_linear_int8(w_q: np.ndarray, w_scale: np.ndarray, layout: str = LAYOUT)
     return D.pack_linear(w_q, w_scale, _off(layout), NR)
 
 
+#: rows of the output per pass over the weights in :func:`_gemm` (a multiple of MR)
+ROW_BLOCK = 2 * MR
+
+
 @njit(**NUMBA_FLAGS_EXACT)
 def _gemm(a, m_len, wpk, corr, s_rows, w_scale, bias, code, y):
     # acc (M, O) int32 = a @ w.T - corr ; y = act(acc * (s_rows[m] * w_scale[o]) + bias[o])  (MR rows x NR outputs)
+    # NOTE: ROW_BLOCK rows at a time, all outputs: the block's rows (12 x 6625 floats of PP-OCRv2's head, 318 KB) are
+    # written front to back while they sit in L2, where column blocks outer wrote 16 floats into every row of a
+    # 2-3 MB output per step; the weights (1.3 MB int16) stream M / 12 times instead of once. fc.1 (96 -> 6625,
+    # 80-112 rows): -14 to -18%; the LSTM projections (K 96-512, O 192): unchanged.
     mp, kp = a.shape
     o_len = y.shape[1]
     af = a.reshape(-1)
     yf = y.reshape(-1)
     e = 2 if a.itemsize == 2 else 4
     blk = kp * NR
-    for ob in range(-(-o_len // NR)):
-        o0 = ob * NR
-        for m0 in range(0, m_len, MR):
-            _LIN(af, m0 * kp, kp, TAP0, kp // e, wpk, ob * blk, yf, m0 * o_len + o0, o_len, min(MR, m_len - m0),
-                 min(NR, o_len - o0), s_rows, m0, w_scale, corr, o0, bias, code)
+    for r0 in range(0, m_len, ROW_BLOCK):
+        for ob in range(-(-o_len // NR)):
+            o0 = ob * NR
+            for m0 in range(r0, min(r0 + ROW_BLOCK, m_len), MR):
+                _LIN(af, m0 * kp, kp, TAP0, kp // e, wpk, ob * blk, yf, m0 * o_len + o0, o_len, min(MR, m_len - m0),
+                     min(NR, o_len - o0), s_rows, m0, w_scale, corr, o0, bias, code)
 
 
 def _linear_q(a, s, t_len, pack, bias, act, m_len):
