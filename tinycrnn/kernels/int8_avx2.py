@@ -32,6 +32,7 @@ from .activations import ACT_CODES
 from .int8 import _quant_nhwc_u8
 from .int8_drivers import _ceil, _padded
 from .microkernel import TAP0
+from .quant_ir import quant_pairs16
 from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, fused_kernel, tile_kernel
 
 #: Whether this module's kernels run on vector instructions here (``kernels.get_kernels`` uses them then).
@@ -208,16 +209,19 @@ def _pixel_scales_bits(xi, s_pix, inv_pix, acc, accf):
 def _quant_pixels2(x, inv_pix, a, sx):
     # int8_drivers.quant_pixels_s8 with 2 int16 channels per uint32: q[n, 2k+j, p] in half j of a[n, p // NR, k, p % NR]
     n, c, p_len = x.shape
-    _, pb_len, _, _ = a.shape
+    _, pb_len, kg, _ = a.shape
     lo, hi = np.float32(-QMAX), np.float32(QMAX)
     m16 = np.int32(65535)
     kf = c // 2
+    xf, invf, af = x.reshape(-1), inv_pix.reshape(-1), a.reshape(-1)
     for b in range(n):
         for pb in range(pb_len):
             p0 = pb * NR
             m = min(NR, p_len - p0)
             inv = inv_pix[b, p0 : p0 + m]
-            for k in range(kf):
+            if m == NR:  # a full block: vector IR (quant_ir: ~3x faster than this loop)
+                quant_pairs16(xf, b * c * p_len + p0, p_len, invf, b * p_len + p0, af, (b * pb_len + pb) * kg * NR, kf)
+            for k in range(kf if m < NR else 0):
                 x0 = x[b, 2 * k, p0 : p0 + m]
                 x1 = x[b, 2 * k + 1, p0 : p0 + m]
                 ak = a[b, pb, k]
