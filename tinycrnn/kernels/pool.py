@@ -125,15 +125,21 @@ def maxpool2d(x: np.ndarray, kernel=(2, 2), stride=(2, 2), pad=(0, 0)) -> np.nda
 @njit(**NUMBA_FLAGS_EXACT)
 def _mean_height(x, out):
     # x (N, C, H, W) -> out (N, W, C)
+    # NOTE: output rows outer (contiguous stores, strided loads): channels outer stored one float per row, C * 4 bytes
+    # apart, and PP-OCRv2's 512 x 80 map (rows 2 KB apart: two L1 sets) missed L1 on every store, 130 us; ~15 us
+    # this way. The same sum per output, in the same order.
     n, c, h, w = x.shape
     inv = np.float32(1.0) / np.float32(h)
     for b in range(n):
-        for ci in range(c):
-            for ix in range(w):
-                s = np.float32(0.0)
-                for iy in range(h):
-                    s += x[b, ci, iy, ix]
-                out[b, ix, ci] = s * inv
+        for ix in range(w):
+            o = out[b, ix]
+            for ci in range(c):
+                o[ci] = np.float32(0.0)
+            for iy in range(h):
+                for ci in range(c):
+                    o[ci] += x[b, ci, iy, ix]
+            for ci in range(c):
+                o[ci] *= inv
 
 
 @njit(**NUMBA_FLAGS_EXACT)
