@@ -143,12 +143,22 @@ def _make_rows(kh: int, kw: int, sh: int):
                                     for k, i in pairs[q]:
                                         builder.store(builder.call(fma, [wv[i][j], xv, builder.load(accs[k])]), accs[k])
                         ys = ir_activation(builder, code_v, [builder.load(a) for a in accs])
-                        for k, y in enumerate(ys):
-                            dst = builder.gep(obase, [builder.add(builder.mul(wo_v, const(k)), ox)])
-                            if masked:
-                                mstore(y, dst, smask)
-                            else:
+
+                        def plain_stores():
+                            for k, y in enumerate(ys):
+                                dst = builder.gep(obase, [builder.add(builder.mul(wo_v, const(k)), ox)])
                                 builder.store(y, builder.bitcast(dst, vec.as_pointer()), align=4)
+
+                        if masked:  # NOTE: a masked store only where the block ends past wo (slow on AMD cores)
+                            full = builder.icmp_signed("<=", builder.add(ox, const(LANES)), wo_v)
+                            with builder.if_else(full, likely=True) as (whole, part):
+                                with whole:
+                                    plain_stores()
+                                with part:
+                                    for k, y in enumerate(ys):
+                                        mstore(y, builder.gep(obase, [builder.add(builder.mul(wo_v, const(k)), ox)]), smask)
+                        else:
+                            plain_stores()
 
                 blocks(t0_v, tm_v, False)
                 # NOTE: both edges in one masked loop, not one loop each: a third less IR, and this
