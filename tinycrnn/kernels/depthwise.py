@@ -124,6 +124,11 @@ def _make_rows(kh: int, kw: int, sh: int):
                             t = builder.select(builder.icmp_signed("<", t, t0_v), t, builder.add(t, builder.sub(tm_v, t0_v)))
                         ox = builder.mul(t, const(LANES))
                         if masked:
+                            # NOTE: a last block past wo moves left to end at wo (when wo >= 16): it recomputes a few
+                            # columns of the block before, bit for bit the same values, and stores without masks
+                            past = builder.icmp_signed(">", builder.add(ox, const(LANES)), wo_v)
+                            fits = builder.icmp_signed(">=", wo_v, const(LANES))
+                            ox = builder.select(builder.and_(past, fits), builder.sub(wo_v, const(LANES)), ox)
                             c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), izero)
                             masks = []
                             for j in range(kw):
