@@ -161,26 +161,27 @@ def _output_transform(m, at, step, row0, n_rows, th, tw, o0, nj, s_line, w_scale
             _comb_div4(y[a * nr_ + bb, :ln], srows[a, i1, :ln], srows[a, i2, :ln], m2, c3, m3)
     of = out.reshape(-1)
     af = out_acc.reshape(-1)
-    last_b = -1
-    for r in range(t_len):
-        b, ty, tx = (row0 + r // tw) // th, (row0 + r // tw) % th, r % tw
-        oy, ox = step * ty, step * tx
-        if b != last_b and not raw:
+    for q in range(n_rows):  # tile rows, then tiles: two integer divisions per row, none per tile
+        b, ty = (row0 + q) // th, (row0 + q) % th
+        if not raw and (q == 0 or ty == 0):
             for j in range(nj):
                 sc[j] = s_line[b] * w_scale[o0 + j]
                 bo[j] = bias[o0 + j]
-            last_b = b
-        u = 0
-        for py in range(oy, oy + step):
-            for px in range(ox, ox + step):
-                if py < ho and px < wo:
-                    d0 = ((b * ho + py) * wo + px) * o_len + o0  # flat NHWC offsets: no array views in this loop
-                    if raw:
-                        for j in range(nj):
-                            af[d0 + j] = y[u, r * NR + j]
-                    else:
-                        epilogue(of, d0, y[u], r * NR, zc, np.float32(1.0), sc, 0, bo, nj, code)
-                u += 1
+        oy = step * ty
+        for tx in range(tw):
+            r = q * tw + tx
+            ox = step * tx
+            u = 0
+            for py in range(oy, oy + step):
+                for px in range(ox, ox + step):
+                    if py < ho and px < wo:
+                        d0 = ((b * ho + py) * wo + px) * o_len + o0  # flat NHWC offsets: no array views in this loop
+                        if raw:
+                            for j in range(nj):
+                                af[d0 + j] = y[u, r * NR + j]
+                        else:
+                            epilogue(of, d0, y[u], r * NR, zc, np.float32(1.0), sc, 0, bo, nj, code)
+                    u += 1
 
 
 @njit(**NUMBA_FLAGS_EXACT)
