@@ -31,29 +31,34 @@ def _act_graph(v, code):
 @njit(**NUMBA_FLAGS)
 def _accumulate_up(x, fh, fw, c0, first, code, out):
     # out[:, c0:c0+C] (= or +=) x up-sampled by (fh, fw); code >= 0: apply that activation after
+    # NOTE: each input row is widened once into ``urow`` and reused for its fh output rows, so every
+    # inner loop is a plain unit-stride copy / add (vectorised); ``ox // fw`` per element was not
     n, c, h, w = x.shape
     ho, wo = out.shape[2], out.shape[3]
+    urow = np.empty(wo, np.float32)
     for b in range(n):
         for ci in range(c):
-            for oy in range(ho):
-                row = x[b, ci, oy // fh]
-                orow = out[b, c0 + ci, oy]
-                if first:
-                    if fw == 1:
+            for iy in range(h):
+                row = x[b, ci, iy]
+                if fw == 1:
+                    src = row
+                else:
+                    for ix in range(w):
+                        v = row[ix]
+                        for j in range(fw):
+                            urow[ix * fw + j] = v
+                    src = urow
+                for oy in range(iy * fh, min(iy * fh + fh, ho)):
+                    orow = out[b, c0 + ci, oy]
+                    if first:
                         for ox in range(wo):
-                            orow[ox] = row[ox]
+                            orow[ox] = src[ox]
                     else:
                         for ox in range(wo):
-                            orow[ox] = row[ox // fw]
-                elif fw == 1:
-                    for ox in range(wo):
-                        orow[ox] += row[ox]
-                else:
-                    for ox in range(wo):
-                        orow[ox] += row[ox // fw]
-                if code > 0:
-                    for ox in range(wo):
-                        orow[ox] = _act_graph(orow[ox], code)
+                            orow[ox] += src[ox]
+                    if code > 0:
+                        for ox in range(wo):
+                            orow[ox] = _act_graph(orow[ox], code)
 
 
 def _nchw(x):
@@ -80,17 +85,27 @@ def add(xs, ups, act: str = "none", out=None) -> np.ndarray:
 
 
 @njit(**NUMBA_FLAGS)
-def _concat_up_nhwc(x, fh, fw, c0, out):
-    # out[:, :, :, c0:c0+C] = x (N, h, w, C) up-sampled by (fh, fw); both NHWC memory
+def _concat_up_nhwc(xs, ups, out):
+    # out (N, H, W, sum C_i) = the NHWC inputs xs[i] (N, H/fh_i, W/fw_i, C_i) up-sampled by ups[i], side by side
+    # NOTE: one output row at a time, every input into it while it sits in L2: one input per pass over the
+    # whole output re-read each partly written cache line once per input (C_i = 24 floats is 1.5 lines)
     n, ho, wo, _ = out.shape
-    c = x.shape[3]
     for b in range(n):
         for oy in range(ho):
-            for ox in range(wo):
-                src = x[b, oy // fh, ox // fw]
-                dst = out[b, oy, ox]
-                for ci in range(c):
-                    dst[c0 + ci] = src[ci]
+            c0 = 0
+            for i in range(len(xs)):
+                x = xs[i]
+                fh, fw = ups[i, 0], ups[i, 1]
+                c = x.shape[3]
+                src = x[b, oy // fh]
+                dst = out[b, oy]
+                for ix in range(x.shape[2]):
+                    s = src[ix]
+                    for j in range(fw):
+                        d = dst[ix * fw + j]
+                        for ci in range(c):
+                            d[c0 + ci] = s[ci]
+                c0 += c
 
 
 def concat(xs, ups) -> np.ndarray:
@@ -105,10 +120,7 @@ def concat(xs, ups) -> np.ndarray:
     hs = [nhwc_of(x) for x in xs]
     if all(x is not None for x in hs):
         out = np.empty((n, h * fh, w * fw, sum(x.shape[1] for x in xs)), np.float32)
-        c0 = 0
-        for x, (fh, fw) in zip(hs, ups):
-            _concat_up_nhwc(x, fh, fw, c0, out)
-            c0 += x.shape[3]
+        _concat_up_nhwc(tuple(hs), np.array(ups, np.int64).reshape(-1, 2), out)
         return out.transpose(0, 3, 1, 2)
     out = np.empty((n, sum(x.shape[1] for x in xs), h * fh, w * fw), np.float32)
     c0 = 0
