@@ -136,3 +136,24 @@ def test_concat_of_nhwc_inputs_is_nhwc_and_exact(case):
     np.testing.assert_array_equal(got, REF.concat(xs, ups))
     if all(x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous for x in xs):
         assert got.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+@given(st.integers(1, 2), st.integers(1, 5), st.integers(1, 4), st.integers(1, 9), st.integers(1, 9),
+       st.integers(1, 3), st.integers(1, 40), st.booleans(), st.sampled_from(ACTS), st.integers(0, 2**31 - 1))
+def test_conv_transpose2d_in_row_bands_matches_twin(n, c, o, h, w, k, band, nhwc, act, seed):
+    # the k == s path runs its GEMM one band of input rows at a time (DISJOINT_BAND_FLOATS); small bands here
+    from tinycrnn.kernels import conv_transpose
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((c, o, k, k)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    old = conv_transpose.DISJOINT_BAND_FLOATS
+    conv_transpose.DISJOINT_BAND_FLOATS = band
+    try:
+        got = NB.conv_transpose2d(_nhwc(x) if nhwc else x, NB.pack_conv_transpose(wt), wt.shape, b, (k, k), (0, 0), act)
+    finally:
+        conv_transpose.DISJOINT_BAND_FLOATS = old
+    want = REF.conv_transpose2d(x, REF.pack_conv_transpose(wt), wt.shape, b, (k, k), (0, 0), act)
+    atol = GRAPH_SIGMOID_ATOL + KERNEL_ATOL if act == "sigmoid" else KERNEL_ATOL
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=atol)

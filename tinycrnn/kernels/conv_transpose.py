@@ -14,21 +14,25 @@ from ..config import NUMBA_FLAGS
 from .conv import nhwc_of
 from .graph_ops import GRAPH_ACT_CODES, _act_graph
 
+#: floats of GEMM result per band of the k == s path (fits L2 with its output rows)
+DISJOINT_BAND_FLOATS = 65536
+
 
 @njit(**NUMBA_FLAGS)
-def _col2im_disjoint(cols, n, h, w, kh, kw, bias, code, out):
-    # k == s, no padding: out[b, o, y*kh + i, x*kw + j] = act(cols[(o*kh + i)*kw + j, (b*h + y)*w + x] + bias[o])
+def _col2im_disjoint(cols, b, y0, w, kh, kw, bias, code, out):
+    # k == s, no padding, input rows y0.. of image b, cols (O*kh*kw, rows*w):
+    # out[b, o, y*kh + i, x*kw + j] = act(cols[(o*kh + i)*kw + j, (y - y0)*w + x] + bias[o])
     o_len = out.shape[1]
-    for b in range(n):
-        for o in range(o_len):
-            bo = bias[o]
-            for i in range(kh):
-                for y in range(h):
-                    orow = out[b, o, y * kh + i]
-                    for j in range(kw):
-                        src = cols[(o * kh + i) * kw + j, (b * h + y) * w : (b * h + y + 1) * w]
-                        for x in range(w):
-                            orow[x * kw + j] = _act_graph(src[x] + bo, code)
+    rows = cols.shape[1] // w
+    for o in range(o_len):
+        bo = bias[o]
+        for i in range(kh):
+            for r in range(rows):
+                orow = out[b, o, (y0 + r) * kh + i]
+                for j in range(kw):
+                    src = cols[(o * kh + i) * kw + j, r * w : (r + 1) * w]
+                    for x in range(w):
+                        orow[x * kw + j] = _act_graph(src[x] + bo, code)
 
 
 @njit(**NUMBA_FLAGS)
@@ -67,17 +71,23 @@ def conv_transpose2d(x, wt, shape, bias, stride=(1, 1), pad=(0, 0), act: str = "
     n, _, h, w = x.shape
     sh, sw = stride
     ph, pw = pad
-    xh = nhwc_of(x)
-    if xh is not None:  # NHWC memory (a Winograd conv's output): the GEMM reads it transposed, no copy
-        cols = wt @ xh.reshape(n * h * w, c).T
-    else:
-        cols = wt @ np.ascontiguousarray(np.ascontiguousarray(x, dtype=np.float32).transpose(1, 0, 2, 3)).reshape(c, -1)
     b = bias if bias is not None else np.zeros(o, np.float32)
     ho, wo = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
     out = np.empty((n, o, ho, wo), np.float32)
     code = GRAPH_ACT_CODES[act]
-    if (kh, kw) == (sh, sw) and (ph, pw) == (0, 0):
-        _col2im_disjoint(cols, n, h, w, kh, kw, b, code, out)
+    xh = nhwc_of(x)
+    if xh is not None:  # NHWC memory (a Winograd conv's output): the GEMM reads it transposed, no copy
+        xm = xh.reshape(n * h * w, c).T
     else:
-        _col2im_acc(cols, n, h, w, kh, kw, sh, sw, ph, pw, b, code, out)
+        xm = np.ascontiguousarray(np.ascontiguousarray(x, dtype=np.float32).transpose(1, 0, 2, 3)).reshape(c, -1)
+    if (kh, kw) == (sh, sw) and (ph, pw) == (0, 0):
+        # NOTE: a band of input rows at a time: its GEMM result (~256 KB) is scattered while still in L2,
+        # instead of one O*kh*kw x N*H*W matrix (17 MB on the DB head's upconv.0) written to memory and read back
+        rows = max(1, min(h, DISJOINT_BAND_FLOATS // (o * kh * kw * w)))
+        for bi in range(n):
+            for y0 in range(0, h, rows):
+                p0 = (bi * h + y0) * w
+                _col2im_disjoint(wt @ xm[:, p0 : p0 + min(rows, h - y0) * w], bi, y0, w, kh, kw, b, code, out)
+    else:
+        _col2im_acc(wt @ xm, n, h, w, kh, kw, sh, sw, ph, pw, b, code, out)
     return out
