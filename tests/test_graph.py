@@ -119,3 +119,30 @@ def test_version_1_file_naming_values_is_refused(tmp_path):
         f.write(len(new).to_bytes(8, "little") + new + raw[8 + n :])
     with pytest.raises(WeightFormatError):
         read_model(path)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_affine_after_a_conv_is_folded_into_it(tmp_path, backend):
+    # graph.fuse_affines: "b" is read only by the affine "g", so g runs in b's epilogue; "a" has two readers
+    rng = np.random.default_rng(2)
+    layers, tensors = _tiny_graph(rng)
+    layers.insert(3, {"op": "affine", "name": "g", "inputs": ["b"], "output": "g"})
+    layers[4]["inputs"] = ["a", "g"]
+    layers[5]["inputs"] = ["g", "s"]
+    tensors.update({"g.scale": rng.standard_normal(3).astype(np.float32),
+                    "g.shift": rng.standard_normal(3).astype(np.float32)})
+    path = str(tmp_path / "g.tcrnn")
+    write_model(path, tensors, _graph_manifest(layers))
+    m = tinycrnn.load_model(path, backend=backend)
+    names = [op.name for op in m.graph.ops]
+    assert "g" not in names and "f" in names and [out for op, _, out in m.graph.nodes if op.name == "b"] == ["g"]
+    from tinycrnn.kernels import ref, ref_graph as g
+
+    x = rng.standard_normal((2, 2, 8, 12)).astype(np.float32)
+    a = ref.conv2d_ref(x, tensors["a.weight"], tensors["a.bias"], (2, 2), (1, 1), 1, "relu")
+    f = g.affine_ref(a, tensors["f.scale"], tensors["f.shift"])
+    gv = g.affine_ref(ref.conv2d_ref(f, tensors["b.weight"], None, (2, 2), (0, 0)), tensors["g.scale"], tensors["g.shift"])
+    s = g.add_ref([a, gv], [(1, 1), (2, 2)], "hardswish")
+    want = g.conv_transpose2d_ref(g.concat_ref([gv, s], [(2, 2), (1, 1)]), tensors["t.weight"], tensors["t.bias"],
+                                  (2, 2), (0, 0), "sigmoid")
+    np.testing.assert_allclose(m.forward(x), want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)

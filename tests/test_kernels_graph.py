@@ -157,3 +157,23 @@ def test_conv_transpose2d_in_row_bands_matches_twin(n, c, o, h, w, k, band, nhwc
     want = REF.conv_transpose2d(x, REF.pack_conv_transpose(wt), wt.shape, b, (k, k), (0, 0), act)
     atol = GRAPH_SIGMOID_ATOL + KERNEL_ATOL if act == "sigmoid" else KERNEL_ATOL
     np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=atol)
+
+
+@given(st.integers(1, 2), st.integers(1, 9), st.integers(1, 9), st.integers(1, 7), st.integers(1, 8),
+       st.sampled_from([(1, 1, 0), (3, 1, 1), (3, 2, 1), (3, 1, 0)]), st.booleans(), st.sampled_from(ACTS[:4]),
+       st.integers(0, 2**31 - 1))
+def test_conv_with_folded_affine_matches_twin(n, c, o, h, w, kind, depthwise, act, seed):
+    # graph.fuse_affines: an affine after a conv runs in the conv's epilogue (pointwise) or in place after it
+    k, s, p = kind
+    h, w = h + max(0, k - 1 - 2 * p), w + max(0, k - 1 - 2 * p)  # at least one output pixel
+    groups = c if depthwise and k > 1 else 1
+    o = c if groups > 1 else o
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((o, c // groups, k, k)).astype(np.float32)
+    b, scale, shift = (rng.standard_normal(o).astype(np.float32) for _ in range(3))
+    got = NB.conv2d_affine(x, NB.pack_conv(wt, groups), b, (s, s), (p, p), groups, act, scale, shift)
+    want = REF.conv2d_affine(x, wt, b, (s, s), (p, p), groups, act, scale, shift)
+    np.testing.assert_allclose(got, want, rtol=KERNEL_RTOL, atol=KERNEL_ATOL)
+    sep = NB.affine(NB.conv2d(x, NB.pack_conv(wt, groups), b, (s, s), (p, p), groups, act), scale, shift)
+    np.testing.assert_allclose(got, sep, rtol=1e-6, atol=1e-5)

@@ -78,6 +78,7 @@ def _graph_ref():
         add=r.add_ref, concat=r.concat_ref, upsample_nearest=r.upsample_nearest_ref, affine=r.affine_ref,
         act=r.act_ref, global_avg_pool=r.global_avg_pool_ref, pack_conv_transpose=lambda w: w,
         conv_transpose2d=lambda x, w, shape, bias, s, p, act: r.conv_transpose2d_ref(x, w, bias, s, p, act),
+        conv2d_affine=r.conv2d_affine_ref,
     )
 
 
@@ -88,7 +89,7 @@ def _graph_numba():
     return dict(
         add=g.add, concat=g.concat, upsample_nearest=g.upsample_nearest, affine=g.affine, act=g.act,
         global_avg_pool=g.global_avg_pool, pack_conv_transpose=ct.pack_conv_transpose,
-        conv_transpose2d=ct.conv_transpose2d,
+        conv_transpose2d=ct.conv_transpose2d, conv2d_affine=g.conv2d_affine,
     )
 
 

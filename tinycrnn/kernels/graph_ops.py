@@ -185,3 +185,40 @@ def global_avg_pool(x: np.ndarray) -> np.ndarray:  # (N, C, H, W) -> (N, C)
     out = np.empty(xc.shape[:2], np.float32)
     _gap(xc.reshape(xc.shape[0], xc.shape[1], -1), out)
     return out
+
+
+@njit(**NUMBA_FLAGS)
+def _bias_act_affine_planes(y, bias, code, scale, shift):
+    # y (N, O, P) in place: y = act(y + bias[o]) * scale[o] + shift[o] (the conv epilogue, then the affine layer)
+    n, o_len, p_len = y.shape
+    for b in range(n):
+        for o in range(o_len):
+            bo, s, t = bias[o], scale[o], shift[o]
+            for p in range(p_len):
+                v = _act(y[b, o, p] + bo, code)
+                y[b, o, p] = v * s + t
+
+
+def conv2d_affine(x, weight, bias, stride, pad, groups, act, scale, shift) -> np.ndarray:
+    """``conv2d`` then ``x * scale[c] + shift[c]``: an affine layer the graph folded into the conv before it.
+
+    NOTE: PP-OCRv4's detector follows most pointwise convs with a learnable affine; in the pointwise
+    conv's epilogue it costs no pass of its own over the (up to 80 MB) output. Other convs run the
+    affine in place after the conv."""
+    from .conv import conv2d
+
+    n, c, h, w = x.shape
+    if not hasattr(weight, "wino") and groups == 1 and weight.shape[2:] == (1, 1) and tuple(stride) == (1, 1) \
+            and tuple(pad) == (0, 0):
+        # same GEMM as conv2d's pointwise path, then the fused epilogue
+        o, p_len = weight.shape[0], h * w
+        xc = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty((n, o, h, w), np.float32)
+        wmat = weight.reshape(o, c)
+        for bi in range(n):
+            np.matmul(wmat, xc[bi].reshape(c, p_len), out=out[bi].reshape(o, p_len))
+        b = bias if bias is not None else np.zeros(o, np.float32)
+        _bias_act_affine_planes(out.reshape(n, o, p_len), b, ACT_CODES[act], scale, shift)
+        return out
+    y = conv2d(x, weight, bias, stride, pad, groups, act)
+    return affine(y, scale, shift, out=y if y.flags.c_contiguous else None)

@@ -86,3 +86,10 @@ def conv_transpose2d_ref(
     if bias is not None:
         out += bias.reshape(1, o, 1, 1)
     return activate_graph_ref(out, act)
+
+
+def conv2d_affine_ref(x, weight, bias, stride, pad, groups, act, scale, shift) -> np.ndarray:
+    """A conv (``ref.conv2d_ref``) followed by :func:`affine_ref` (an affine layer folded into the conv by the graph)."""
+    from .ref import conv2d_ref
+
+    return affine_ref(conv2d_ref(x, weight, bias, stride, pad, groups, act), scale, shift)

@@ -44,6 +44,8 @@ class Conv2d(Op):
         else:
             weight = self.tensor(tensors, "weight", (self.out, c // self.groups) + self.k)
             self.weight = self.kernels.pack_conv(weight, self.groups)
+        #: (scale, shift) of an affine layer the graph folded into this conv (graph.fuse_affines), else None
+        self.post = None
 
     def out_shape(self, in_shape):
         _, h, w = in_shape
@@ -58,4 +60,6 @@ class Conv2d(Op):
             return self.kernels.pointwise_int8(x, self.weight, self.bias, self.act)
         if self.quant == "int8":
             return self.kernels.conv2d_int8(x, self.weight, self.w_scale, self.bias, self.s, self.p, self.act)
+        if self.post is not None:
+            return self.kernels.conv2d_affine(x, self.weight, self.bias, self.s, self.p, self.groups, self.act, *self.post)
         return self.kernels.conv2d(x, self.weight, self.bias, self.s, self.p, self.groups, self.act)
