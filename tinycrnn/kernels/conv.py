@@ -76,12 +76,20 @@ def _direct_applies(shape, groups) -> bool:
 @njit(**NUMBA_FLAGS_EXACT)
 def _copy_nhwc(x, ph, pw, xp):
     # x (N, C, H, W) -> xp[:, ph:ph+H, pw:pw+W, :C] (border stays zero)
+    # NOTE: from 8 channels, one pixel's channels at a time (reads from C rows that stay in L2) beat one
+    # channel's row at a time (a write every C floats): 96x496x328 14 vs 19 ms on Zen 3; 3 channels: 2x slower
     n, c, h, w = x.shape
     for b in range(n):
         for iy in range(h):
-            for ci in range(c):
+            if c >= 8:
                 for ix in range(w):
-                    xp[b, iy + ph, ix + pw, ci] = x[b, ci, iy, ix]
+                    d = xp[b, iy + ph, ix + pw]
+                    for ci in range(c):
+                        d[ci] = x[b, ci, iy, ix]
+            else:
+                for ci in range(c):
+                    for ix in range(w):
+                        xp[b, iy + ph, ix + pw, ci] = x[b, ci, iy, ix]
 
 
 @njit(**NUMBA_FLAGS_EXACT)
