@@ -21,15 +21,22 @@ from .activations import ACT_CODES, _act
 from .cpu_features import IS_AARCH64
 from .depthwise import ir_activation
 from .int8_drivers import _ceil
-from .microkernel import HAS_VEC, LANES, TAP0, U8S8_A_BIAS, ir_masked_f32, tile_kernel
+from .microkernel import HAS_S8S8, HAS_VEC, LANES, TAP0, U8S8_A_BIAS, ir_masked_f32, tile_kernel
 
 MR, NV = 8, 2
 NR = NV * LANES
 _T8 = tile_kernel("u8s8", 8, NV)
-_T4 = tile_kernel("u8s8", 4, NV)
-_T2 = tile_kernel("u8s8", 2, NV)
-_T1 = tile_kernel("u8s8", 1, NV)
+#: The conv's tiles. On aarch64 dotprod its activations are stored flipped (``q ^ 0x80``, border 0x80 = a zero input)
+#: and run on the s8 x s8 tile: the same sums as the u8s8 tile's ``(a ^ 0x80) . b`` without its eor per a load;
+#: elsewhere (x86) ``_FLIP`` is 0 and these are the u8s8 tiles.
+_FLIP = 0x80 if HAS_S8S8 else 0
+_CK = "s8s8" if HAS_S8S8 else "u8s8"
+_C8 = tile_kernel(_CK, 8, NV)
+_C4 = tile_kernel(_CK, 4, NV)
+_C2 = tile_kernel(_CK, 2, NV)
+_C1 = tile_kernel(_CK, 1, NV)
 _CONV_EPI = tiles_arm.make_conv_epilogue(MR, NR)
+_GEMM_EPI = tiles_arm.make_gemm_epilogue(MR, NR)
 
 
 # ---- conv2d ---------------------------------------------------------------------------------
@@ -45,7 +52,8 @@ def pack_conv_int8(w_q: np.ndarray):  # (O, C, kh, kw) int8 -> packed tuple
 
 @njit(**NUMBA_FLAGS_EXACT)
 def _quant_nhwc_u8(x, inv_line, ph, pw, xp):
-    # x (N, C, H, W) float32 -> xp (N, Hp, Wp, Cp) uint8 = clip(rint(x * inv_line[n]), 0, 255); border stays 0.
+    # x (N, C, H, W) float32 -> xp (N, Hp, Wp, Cp) uint8 = clip(rint(x * inv_line[n]), 0, 255) ^ _FLIP; border stays
+    # as it is (0, or _FLIP from _conv_setup).
     # NOTE: one image row at a time: quantise along W into row (C*W uint8: contiguous, LLVM vectorises it), then
     # transpose bytes into NHWC; the single strided loop this replaces cost ~17 instructions per element on aarch64
     n, c, h, w = x.shape
@@ -58,7 +66,10 @@ def _quant_nhwc_u8(x, inv_line, ph, pw, xp):
                 rr = row[ci * w : ci * w + w]
                 for ix in range(w):
                     v = np.rint(xr[ix] * inv)
-                    rr[ix] = np.uint8(min(max(v, np.float32(0.0)), np.float32(UMAX)))
+                    if _FLIP:
+                        rr[ix] = np.uint8(np.int32(min(max(v, np.float32(0.0)), np.float32(UMAX))) ^ _FLIP)
+                    else:
+                        rr[ix] = np.uint8(min(max(v, np.float32(0.0)), np.float32(UMAX)))
             for ix in range(w):
                 dst = xp[b, iy + ph, ix + pw]
                 for ci in range(c):
@@ -85,13 +96,13 @@ def _conv_u8(xp, sh, sw, taps, k4, wpk, cbias, s_line, w_scale, bias, code, raw,
                     a_off = ((b * hp + oy * sh) * wp + x0 * sw) * cp
                     rem = wo - x0
                     if rem > 4:
-                        _T8(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
+                        _C8(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
                     elif rem > 2:
-                        _T4(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
+                        _C4(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
                     elif rem == 2:
-                        _T2(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
+                        _C2(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
                     else:
-                        _T1(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
+                        _C1(ctile, xf, a_off, sw * cp, taps, k4, wpk, ob * blk)
                     if IS_AARCH64 and not raw and rem >= MR and o_len - ob * NR >= NR and code <= 1:
                         _CONV_EPI(ctile, of, ((b * o_len + ob * NR) * ho + oy) * wo + x0, ho * wo, cbias, s_line[b],
                                   w_scale, bias, ob * NR, code == 1)
@@ -117,6 +128,8 @@ def _conv_u8(xp, sh, sw, taps, k4, wpk, cbias, s_line, w_scale, bias, code, raw,
 
 def _conv_setup(shape, pack, stride, pad):
     xp, taps, k4, (ho, wo) = D.conv_setup(shape, pack[3], pack[4], stride, pad, MR, 4, np.uint8)
+    if _FLIP:
+        xp.fill(_FLIP)
     return xp, taps, k4, (shape[0], pack[1], ho, wo)
 
 
@@ -147,7 +160,7 @@ def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndar
     """(N, C, H, W) uint8 -> (N, O, Ho, Wo) int32 accumulators (the part tests compare bit-exactly)."""
     n, c, h, w = x_q.shape
     xp, taps, k4, oshape = _conv_setup(x_q.shape, pack, stride, pad)
-    xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1)
+    xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1) ^ np.uint8(_FLIP)
     acc = np.empty(oshape, np.int32)
     dummy = np.empty((1, 1, 1, 1), np.float32)
     zero = np.zeros(1, np.float32)
@@ -345,6 +358,10 @@ def _gemm_u8(a, m_len, rows_per_line, wpk, corr, s_line, w_scale, bias, code, y,
     for ob in range(-(-o_len // NR)):
         for m0 in range(0, m_len, MR):
             _T8(ctile, af, m0 * kp, kp, taps, k4, wpk, ob * blk)
+            if IS_AARCH64 and o_len - ob * NR >= NR and code <= 1:
+                _GEMM_EPI(ctile, y, min(MR, m_len - m0), m0, ob * NR, corr, s_line, rows_per_line, w_scale, bias,
+                          code == 1)
+                continue
             for i in range(min(MR, m_len - m0)):
                 m = m0 + i
                 sl = s_line[m // rows_per_line]

@@ -84,6 +84,9 @@ def _u8s8_a_bias():
 #: The ``"u8s8"`` tiles return ``sum (a - U8S8_A_BIAS) * b``: 0 (exact u8 x s8) except the aarch64 sdot tile (128),
 #: which leaves the ``+128 * sum(b)`` to callers that need it (a compile-time constant inside ``@njit`` code).
 U8S8_A_BIAS = _u8s8_a_bias()
+#: aarch64 dotprod also has an ``"s8s8"`` tile (exact signed x signed): :mod:`.int8`'s conv stores its uint8
+#: activations pre-flipped (``q ^ 0x80``, the signed byte ``q - 128``) for it, which saves the sdot tile's ``eor``s.
+HAS_S8S8 = U8S8_A_BIAS == 128
 
 
 def ir_pointer_suffix(pointee):
@@ -320,7 +323,8 @@ def tile_kernel(kind: str, mr: int, nv: int):
             from .cpu_features import arm_int8_kind
             from .tiles_arm import make_tile
 
-            _TILES[key] = make_tile(arm_int8_kind() if kind == "u8s8" else kind, mr, nv, LANES)
+            arm = {"u8s8": arm_int8_kind(), "s8s8": "sdot_s8"}.get(kind, kind)  # s8s8: aarch64 dotprod only
+            _TILES[key] = make_tile(arm, mr, nv, LANES)
         else:
             fast = HAS_VNNI if kind == "u8s8" else HAS_VEC
             if kind == "f32" and YMM_F32:

@@ -12,6 +12,8 @@ V registers (16-24 accumulators), each with its own pass over taps and K (a and 
   ``128 * sum(b)`` per column to the caller (``A_BIAS``): the GEMM/LSTM inputs are ``x_q + 128`` so this is already
   the signed product they want, and a conv adds a per-output-channel constant. NOTE: the tile once computed the
   column sums itself (one SDOT against ones per b register): 12% more SDOTs in the convs, 2x in the MR=1 LSTM.
+- ``"sdot_s8"``: the same tile on activations already stored as signed bytes (the conv's ``q ^ 0x80``), no ``eor``:
+  the exact s8 x s8 product.
 - ``"neon"`` (ARMv8.0: Pi 4 / Cortex-A72): ``u8 * s8`` fits int16 exactly (|product| <= 255 * 128 = 32640), so
   ``mul v.8h`` on zero-/sign-extended bytes, then ``sadalp`` (pairwise add into int32 lanes) and one ``addp``
   per output register at the end. Exact, no 16-bit sum is ever formed.
@@ -29,7 +31,7 @@ def _blocks(kind, mr, nvec):
     r = min(mr, 4)
     if kind == "neon":
         v = 2 if r == 4 else 4  # 2 int32 accumulators per b register
-    elif kind == "sdot":
+    elif kind in ("sdot", "sdot_s8"):
         v = 4 if r == 4 else 8  # MR <= 2 (the LSTM's GEMV): every column in one pass, the a row loaded once
     else:
         v = 4 if r == 4 else 8
@@ -59,17 +61,27 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
             cp = context.make_array(cty)(context, builder, c_v).data
             ap = context.make_array(aty)(context, builder, a_v).data
             tarr = context.make_array(tty)(context, builder, taps_v)
-            bp = context.make_array(bty)(context, builder, b_v).data
+            barr = context.make_array(bty)(context, builder, b_v)
+            bp, bsize = barr.data, barr.itemsize
             mod = builder.module
             if kind == "f32":
                 acc_ty, per_k_a, per_vec_b = v4f32, 1, 4
                 fma = cgutils.get_or_insert_function(mod, ir.FunctionType(v4f32, [v4f32] * 3), "llvm.fma.v4f32")
             else:
                 acc_ty, per_k_a, per_vec_b = v4i32, 4, 16
-            if kind == "sdot":
+            dot = kind in ("sdot", "sdot_s8")
+            if dot:
+                from .microkernel import ir_pointer_suffix  # here: microkernel imports this module at load
+
                 sdot = cgutils.get_or_insert_function(
                     mod, ir.FunctionType(v4i32, [v4i32, v16i8, v16i8]), "llvm.aarch64.neon.sdot.v4i32.v16i8")
-                flip = ir.Constant(v16i8, [0x80] * 16)
+                # ld1 {4 registers}: one instruction for 64 contiguous bytes of b (post-incremented by the row stride)
+                ld1x4 = cgutils.get_or_insert_function(
+                    mod, ir.FunctionType(ir.LiteralStructType([v16i8] * 4), [i8.as_pointer()]),
+                    "llvm.aarch64.neon.ld1x4.v16i8." + ir_pointer_suffix("i8"))
+
+                def flip(x):  # the "sdot" kind's unsigned bytes as signed (x - 128); "sdot_s8" reads signed bytes
+                    return builder.xor(x, ir.Constant(v16i8, [0x80] * 16)) if kind == "sdot" else x
             if kind == "neon":
                 saddlp = cgutils.get_or_insert_function(
                     mod, ir.FunctionType(v4i32, [v8i16]), "llvm.aarch64.neon.saddlp.v4i32.v8i16")
@@ -88,31 +100,46 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                 return ir.Constant(i64, x)
 
             def _sdot_quad(q, arow, r0, nrow, nv_blk, accs):
-                # 4 k steps: one 16-byte load (+ eor) per row, then SDOT by element (lane u of the row's register)
+                # 4 k steps: one 16-byte load (+ eor) per row, then SDOT by element (lane u of the row's register);
+                # b in ld1 x4 groups: 4 instructions per 64 SDOTs of a 4 x 4 block where ldp pairs took 8
                 v16p = v16i8.as_pointer()
                 arows = []
                 for i in range(nrow):
                     ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), builder.mul(q, c64(16)))])
-                    arows.append(builder.bitcast(builder.xor(builder.load(builder.bitcast(ptr, v16p), align=1), flip), v4i32))
+                    arows.append(builder.bitcast(flip(builder.load(builder.bitcast(ptr, v16p), align=1)), v4i32))
                 for u in range(4):
-                    bb = builder.load(bcur)
-                    bvec = [builder.load(builder.bitcast(builder.gep(bb, [c64(16 * j)]), v16p), align=1) for j in range(nv_blk)]
+                    p = builder.load(bcur)
+                    bvec = []
+                    for j0 in range(0, nv_blk, 4):
+                        if nv_blk - j0 >= 4:
+                            quad = builder.call(ld1x4, [p])
+                            bvec += [builder.extract_value(quad, j) for j in range(4)]
+                        else:
+                            bvec += [builder.load(builder.bitcast(builder.gep(p, [c64(16 * (j - j0))]), v16p), align=1)
+                                     for j in range(j0, nv_blk)]
+                        p = builder.gep(p, [bstep[j0]])
+                    builder.store(p, bcur)
                     for i in range(nrow):
                         lane = builder.bitcast(builder.shuffle_vector(arows[i], izero4, ir.Constant(v4i32, [u] * 4)), v16i8)
                         for j in range(nv_blk):
                             acc = accs[i][j][0]
                             builder.store(builder.call(sdot, [builder.load(acc), bvec[j], lane]), acc)
-                    builder.store(builder.gep(bb, [c64(per_vec_b * nvec)]), bcur)
 
             for r0, nrow, v0, nv_blk in blocks:
                 nacc = 2 if kind == "neon" else 1
                 accs = [[[cgutils.alloca_once_value(builder, zero) for _ in range(nacc)] for _ in range(nv_blk)]
                         for _ in range(nrow)]
                 bcur = cgutils.alloca_once_value(builder, builder.gep(b0, [c64(per_vec_b * v0)]))
+                if dot:
+                    # b pointer steps after each group of 4 registers: to the next group, or past the row, in bytes
+                    # times b's itemsize (1). NOTE: the itemsize is a run-time value to LLVM, so each step becomes the
+                    # ld1's register post-increment; as constants LLVM addresses each ld1 from one base plus an add
+                    bstep = {j0: builder.mul(bsize, c64(64 if j0 + 4 < nv_blk else 16 * (nvec - j0)))
+                             for j0 in range(0, nv_blk, 4)}
                 with cgutils.for_range(builder, ntap) as tl:
                     arow = builder.gep(a0, [builder.load(builder.gep(tarr.data, [tl.index]))])
                     kmain = c64(0)
-                    if kind == "sdot":
+                    if dot:
                         # NOTE: 8 k steps per iteration (ldp of two a quads) measured no fewer instructions: 169 per
                         # 128 SDOTs against 84 per 64 (ldp takes no register offset: one add per row, twice the eor)
                         kmain = builder.mul(builder.sdiv(k64, c64(4)), c64(4))
@@ -142,9 +169,9 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                                     builder.store(builder.call(fma, [splat, bvec[j], builder.load(acc)]), acc)
                                 continue
                             aw = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)
-                            if kind == "sdot":
+                            if dot:
                                 s4 = builder.shuffle_vector(builder.insert_element(izero4, aw, ir.Constant(i32, 0)), izero4, izero4)
-                                sa = builder.xor(builder.bitcast(s4, v16i8), flip)
+                                sa = flip(builder.bitcast(s4, v16i8))
                                 for j in range(nv_blk):
                                     acc = accs[i][j][0]
                                     builder.store(builder.call(sdot, [builder.load(acc), sa, bvec[j]]), acc)
@@ -240,3 +267,66 @@ def make_conv_epilogue(mr: int, nr: int):
         return sig, codegen
 
     return epi
+
+
+def make_gemm_epilogue(mr: int, nr: int):
+    """``epi(ctile, y, rows, m0, o0, corr, s_line, rows_per_line, w_scale, bias, relu)``: the int8 GEMM's epilogue for
+    ``nr`` whole columns, ``y[m, o0 + j] = act(float32(ctile[i*nr + j] - corr[o0 + j]) * (s_line[m // rows_per_line]
+    * w_scale[o0 + j]) + bias[o0 + j])`` for i < rows (<= mr), m = m0 + i, act = ReLU if ``relu`` else none (y 2-D
+    C-contiguous). 4-column vector IR over contiguous outputs, the per-column constants loaded once per tile: the
+    scalar loop it replaces cost ~13 aarch64 instructions per output. Same float32 operations in the same order
+    (multiply and add rounded separately): bit-identical to the scalar loop."""
+    assert nr % 4 == 0
+
+    @intrinsic
+    def epi(typingctx, ctile, y, rows, m0, o0, corr, s_line, rows_per_line, w_scale, bias, relu):
+        sig = types.void(ctile, y, rows, m0, o0, corr, s_line, rows_per_line, w_scale, bias, relu)
+
+        def codegen(context, builder, signature, args):
+            from llvmlite import ir
+
+            sa = signature.args
+            c_v, y_v, rows_v, m0_v, o0_v, corr_v, sl_v, rpl_v, ws_v, b_v, relu_v = args
+            i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
+            v4i32, v4f32 = ir.VectorType(i32, 4), ir.VectorType(f32, 4)
+            rows_v, m0_v, o0_v, rpl_v = (context.cast(builder, v, t, types.int64) for v, t in
+                                         ((rows_v, sa[2]), (m0_v, sa[3]), (o0_v, sa[4]), (rpl_v, sa[7])))
+            relu_v = context.cast(builder, relu_v, sa[10], types.boolean)
+
+            def data(k, v):
+                return context.make_array(sa[k])(context, builder, v)
+
+            yarr = data(1, y_v)
+            cp, yp, crp, slp, wsp, bp = (data(0, c_v).data, yarr.data, data(5, corr_v).data, data(6, sl_v).data,
+                                         data(8, ws_v).data, data(9, b_v).data)
+            ldy = builder.extract_value(yarr.shape, 1)
+
+            def c64(x):
+                return ir.Constant(i64, x)
+
+            def vload(ptr, off, ty):
+                return builder.load(builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer()), align=4)
+
+            zero = ir.Constant(v4f32, None)
+            cols = []
+            for j0 in range(0, nr, 4):
+                o = builder.add(o0_v, c64(j0))
+                cols.append((vload(crp, o, v4i32), vload(wsp, o, v4f32), vload(bp, o, v4f32)))
+            with cgutils.for_range(builder, rows_v) as lp:
+                i = lp.index
+                m = builder.add(m0_v, i)
+                sl = builder.load(builder.gep(slp, [builder.sdiv(m, rpl_v)]))
+                slv = builder.shuffle_vector(builder.insert_element(zero, sl, ir.Constant(i32, 0)), zero,
+                                             ir.Constant(v4i32, None))
+                for j0, (cr, ws, bo) in zip(range(0, nr, 4), cols):
+                    acc = builder.sub(vload(cp, builder.add(builder.mul(i, c64(nr)), c64(j0)), v4i32), cr)
+                    v = builder.fadd(builder.fmul(builder.sitofp(acc, v4f32), builder.fmul(slv, ws)), bo)
+                    v = builder.select(relu_v, builder.select(builder.fcmp_ordered(">", v, zero), v, zero), v)
+                    dst = builder.gep(yp, [builder.add(builder.mul(m, ldy), builder.add(o0_v, c64(j0)))])
+                    builder.store(v, builder.bitcast(dst, v4f32.as_pointer()), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return epi
+
