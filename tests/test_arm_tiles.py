@@ -30,14 +30,15 @@ def _runner(kind, mr, nv):
 
 
 def _int8_kinds():
-    return ["neon", "sdot"] if cpu_features.arm_int8_kind() == "sdot" else ["neon"]
+    return ["neon", "sdot", "sdot_s8"] if cpu_features.arm_int8_kind() == "sdot" else ["neon"]
 
 
 @pytest.mark.skipif(not IS_AARCH64, reason="aarch64 tiles: run under ../shared/tools/arm64 emulation (.ci/arm64.sh)")
 @given(st.sampled_from([1, 2, 4, 8]), st.integers(1, 3), st.integers(1, 9), st.integers(0, 2**31 - 1), st.booleans())
 def test_arm_int8_tiles_match_numpy_exactly(mr, taps_n, k, seed, extreme):
-    """u8 x s8 tiles, int32 results equal to the exact products (sdot: of ``(a - 128) x b``, its ``A_BIAS``), including
-    255 x -128 everywhere (sdot's flipped bytes and the int16 products of the ARMv8.0 tile at their limits)."""
+    """u8 x s8 tiles, int32 results equal to the exact products (sdot: of ``(a - 128) x b``, its ``A_BIAS``; sdot_s8:
+    of a's bytes read as int8, the conv's pre-flipped activations), including 255 x -128 everywhere (sdot's flipped
+    bytes and the int16 products of the ARMv8.0 tile at their limits)."""
     rng = np.random.default_rng(seed)
     nr = 32
     lda = 4 * k * taps_n
@@ -52,10 +53,13 @@ def test_arm_int8_tiles_match_numpy_exactly(mr, taps_n, k, seed, extreme):
     from tinycrnn.kernels.tiles_arm import A_BIAS
 
     colsum = b.reshape(taps_n * k, nr, 4).astype(np.int64).sum(axis=(0, 2))
+    a_s = a.view(np.int8).reshape(mr, taps_n * k, 4).astype(np.int64)
+    want_s8 = np.einsum("mkr,knr->mn", a_s, b.reshape(taps_n * k, nr, 4).astype(np.int64))
     for kind in _int8_kinds():
         c = np.zeros(mr * nr, np.int32)
         _runner(kind, mr, 2)(c, a, lda, taps, k, b)
-        np.testing.assert_array_equal(c.reshape(mr, nr), want - A_BIAS.get(kind, 0) * colsum, err_msg=kind)
+        expect = want_s8 if kind == "sdot_s8" else want - A_BIAS.get(kind, 0) * colsum
+        np.testing.assert_array_equal(c.reshape(mr, nr), expect, err_msg=kind)
 
 
 @pytest.mark.skipif(not IS_AARCH64, reason="aarch64 tiles: run under ../shared/tools/arm64 emulation (.ci/arm64.sh)")
@@ -144,3 +148,34 @@ def test_int8_conv_full_tiles_match_twin_exactly(act):
         got = K8.conv2d_int8(x, K8.pack_conv_int8(w_q), w_scale, bias, stride, (1, 1), act)
         want = ref.conv2d_int8(x, ref.pack_conv_int8(w_q), w_scale, bias, stride, (1, 1), act)
         np.testing.assert_array_equal(got, want)
+
+
+def test_int8_linear_and_lstm_full_blocks_match_twins_exactly():
+    """Whole 32-column blocks take the vector epilogues on aarch64 (the GEMM's dequantisation, the LSTM's gate
+    pre-activations): outputs equal the NumPy twins bit for bit, with 2 lines of 11 steps (per-line scales, a partial
+    8-row tile) and a partial last column block. Runs everywhere."""
+    from tinycrnn.kernels import get_kernels
+    from tinycrnn.kernels import int8 as K8
+
+    ref = get_kernels("numpy")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 11, 40)).astype(np.float32)
+    x[1] *= np.float32(3.0)
+    w_q = rng.integers(-127, 128, (70, 40), dtype=np.int8)
+    w_scale = (rng.random(70) * 0.01).astype(np.float32)
+    bias = rng.standard_normal(70).astype(np.float32)
+    for act in ("none", "relu"):
+        got = K8.linear_int8(x, K8.pack_linear_int8(w_q, w_scale), bias, act)
+        want = ref.linear_int8(x, ref.pack_linear_int8(w_q, w_scale), bias, act)
+        np.testing.assert_array_equal(got, want, err_msg=act)
+    h = 24  # 4H = 96: three whole 32-column blocks
+
+    def lstm_dir():
+        return (rng.integers(-127, 128, (4 * h, 40), dtype=np.int8), (rng.random(4 * h) * 0.02).astype(np.float32),
+                rng.integers(-127, 128, (4 * h, h), dtype=np.int8), (rng.random(4 * h) * 0.02).astype(np.float32),
+                rng.standard_normal(4 * h).astype(np.float32))
+
+    fwd, bwd = lstm_dir(), lstm_dir()
+    got = K8.bilstm_int8(x, K8.pack_lstm_int8(*fwd), K8.pack_lstm_int8(*bwd))
+    want = ref.bilstm_int8(x, ref.pack_lstm_int8(*fwd), ref.pack_lstm_int8(*bwd))
+    np.testing.assert_array_equal(got, want)

@@ -19,7 +19,9 @@ from numba.extending import overload
 
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, dynamic_scale_rows, inv_scale
+from . import tiles_arm
 from .activations import _sigmoid, _tanh
+from .cpu_features import IS_AARCH64
 from .microkernel import TAP0
 
 ZMM, YMM = 0, 1  # tile families (module docstring)
@@ -209,11 +211,16 @@ def _tile_ov(family, mr, c, a, a_off, lda, taps, k_len, b, b_off):
     return impl
 
 
+#: A global, not a closure variable: an intrinsic in the closure would change the cache key in every process.
+_ZROW32 = tiles_arm.make_lstm_z(32)
+
+
 def make_lstm_rec(family, mr, nr):
     """The int8 LSTM recurrence on the ``family`` tiles of MR in {1, 2, 4, ``mr``} rows and ``nr`` columns.
 
     NOTE: a closure over plain ints, so Numba types them as literals (the tile is chosen at compile time) and caches
-    one entry per family (the cache key hashes the closure's values)."""
+    one entry per family (the cache key hashes the closure's values). On aarch64 whole 32-column blocks of ``z`` go
+    through :data:`_ZROW32` (4-column vectors, the same float32 operations; dead code on x86)."""
 
     @njit(**NUMBA_FLAGS_EXACT)
     def lstm_rec(xw, whh, corr, hs, off, reverse, out, hq, z, c, ctile):
@@ -239,6 +246,10 @@ def make_lstm_rec(family, mr, nr):
                     _tile(family, 2, ctile, hf, 0, kp, taps, kg, whh, ob * blk)
                 else:
                     _tile(family, 1, ctile, hf, 0, kp, taps, kg, whh, ob * blk)
+                if IS_AARCH64 and nr == 32 and g4 - ob * nr >= nr:
+                    for b in range(n):
+                        _ZROW32(ctile, b * nr, z[b], xw[b, t], corr, hs, ob * nr)
+                    continue
                 for b in range(n):
                     for j in range(min(nr, g4 - ob * nr)):
                         g = ob * nr + j
