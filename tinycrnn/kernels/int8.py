@@ -16,7 +16,7 @@ from numba.extending import intrinsic
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import QMAX, UMAX, dynamic_uscale_rows, inv_scale
 from . import int8_drivers as D
-from . import tiles_arm
+from . import arm_vec, tiles_arm
 from .activations import ACT_CODES, _act
 from .cpu_features import IS_AARCH64
 from .depthwise import ir_activation
@@ -36,7 +36,8 @@ _C4 = tile_kernel(_CK, 4, NV)
 _C2 = tile_kernel(_CK, 2, NV)
 _C1 = tile_kernel(_CK, 1, NV)
 _CONV_EPI = tiles_arm.make_conv_epilogue(MR, NR)
-_GEMM_EPI = tiles_arm.make_gemm_epilogue(MR, NR)
+_GEMM_EPI = arm_vec.make_gemm_epilogue(MR, NR)
+_TR16 = arm_vec.transpose16
 
 
 # ---- conv2d ---------------------------------------------------------------------------------
@@ -70,6 +71,19 @@ def _quant_nhwc_u8(x, inv_line, ph, pw, xp):
                         rr[ix] = np.uint8(np.int32(min(max(v, np.float32(0.0)), np.float32(UMAX))) ^ _FLIP)
                     else:
                         rr[ix] = np.uint8(min(max(v, np.float32(0.0)), np.float32(UMAX)))
+            if IS_AARCH64:  # whole 16 x 16 blocks as byte transposes (arm_vec.transpose16), then the edges
+                cp = xp.shape[3]
+                xpf = xp.reshape(-1)
+                base = ((b * xp.shape[1] + iy + ph) * xp.shape[2] + pw) * cp
+                w16, c16 = w - w % 16, c - c % 16
+                for ci0 in range(0, c16, 16):
+                    for ix0 in range(0, w16, 16):
+                        _TR16(row, ci0 * w + ix0, w, xpf, base + ix0 * cp + ci0, cp)
+                for ix in range(w):
+                    dst = xp[b, iy + ph, ix + pw]
+                    for ci in range(0 if ix >= w16 else c16, c):
+                        dst[ci] = row[ci * w + ix]
+                continue
             for ix in range(w):
                 dst = xp[b, iy + ph, ix + pw]
                 for ci in range(c):

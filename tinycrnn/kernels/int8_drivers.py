@@ -19,7 +19,7 @@ from numba.extending import overload
 
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import H_QSCALE, QMAX, dynamic_scale_rows, inv_scale
-from . import tiles_arm
+from . import arm_vec
 from .activations import _sigmoid, _tanh
 from .cpu_features import IS_AARCH64
 from .microkernel import TAP0
@@ -212,7 +212,7 @@ def _tile_ov(family, mr, c, a, a_off, lda, taps, k_len, b, b_off):
 
 
 #: A global, not a closure variable: an intrinsic in the closure would change the cache key in every process.
-_ZROW32 = tiles_arm.make_lstm_z(32)
+_ZROW32 = arm_vec.make_lstm_z(32)
 
 
 def make_lstm_rec(family, mr, nr):
