@@ -179,3 +179,20 @@ def test_int8_linear_and_lstm_full_blocks_match_twins_exactly():
     got = K8.bilstm_int8(x, K8.pack_lstm_int8(*fwd), K8.pack_lstm_int8(*bwd))
     want = ref.bilstm_int8(x, ref.pack_lstm_int8(*fwd), ref.pack_lstm_int8(*bwd))
     np.testing.assert_array_equal(got, want)
+
+
+def test_conv_quantiser_writes_nhwc_like_numpy():
+    """``int8._quant_nhwc_u8``: uint8 NHWC (``^ 0x80`` on aarch64 dotprod, ``int8._FLIP``) equal to NumPy's, with
+    16 x 16 byte-transposed blocks on aarch64 and scalar edges (37 channels, 35 pixels: both edges), border kept."""
+    from tinycrnn.kernels import int8 as K8
+
+    rng = np.random.default_rng(5)
+    for n, c, h, w in ((2, 37, 3, 35), (1, 32, 2, 48)):
+        x = (rng.random((n, c, h, w)) * 3).astype(np.float32)
+        inv = np.array([40.0, 30.5], np.float32)[:n]
+        xp = np.full((n, h + 2, w + 3, -(-c // 4) * 4), 7, np.uint8)
+        K8._quant_nhwc_u8(x, inv, 1, 2, xp)
+        q = np.clip(np.rint(x * inv[:, None, None, None]), 0, 255).astype(np.uint8) ^ np.uint8(K8._FLIP)
+        want = np.full_like(xp, 7)
+        want[:, 1 : 1 + h, 2 : 2 + w, :c] = q.transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(xp, want)
