@@ -57,10 +57,10 @@ def int8_is_fast(backend: str = "numba") -> bool:
     On x86 without AVX2 the int8 tiles are portable loops, far slower than the FP32 models on the same
     CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320
     line). On aarch64 they are NEON tiles (:mod:`.tiles_arm`: sdot on ARMv8.2, mul + sadalp on ARMv8.0),
-    measured only as executed instructions under emulation (a76: english_g2 int8 0.57x its FP32 model; a72:
+    measured only as executed instructions under emulation (a76: english_g2 int8 0.49x its FP32 model; a72:
     2.3x), not timed on a real core, so the defaults keep FP32 models there (``page.defaults.fast_models``).
     On AVX2 the int8 files read the same texts as on AVX-512 (exact integer kernels); per line they run about
-    0.7x (english_g2: exact int8 Winograd convs, :mod:`.int8_winograd`) and 0.8x (PP-OCRv2) their FP32 time;
+    0.7x (english_g2: exact int8 Winograd convs, :mod:`.int8_winograd`) and 0.76x (PP-OCRv2) their FP32 time;
     figures in benchmarks/RESULTS.md.
     """
     if backend != "numba":
