@@ -127,8 +127,7 @@ def conv2d_int8(x: np.ndarray, pack, w_scale: np.ndarray, bias, stride=(1, 1), p
     s = dynamic_uscale_rows(xt if nhwc else x)  # a max: the same in either order
     wino = _winograd(pack, stride, pad)
     if wino:
-        xp, th, tw = W.padded_input(x.shape, pack[3])
-        oshape = (x.shape[0], x.shape[2] + 2 * pad[0] - pack[3] + 1, x.shape[3] + 2 * pad[1] - pack[4] + 1, pack[1])
+        xp, th, tw, oshape = _winograd_setup(x.shape, pack, pad)
     else:
         xp, taps, kg, oshape = _conv_setup(x.shape, pack, stride, pad)
     inv = np.array([inv_scale(v) for v in s], np.float32)
@@ -152,14 +151,21 @@ def _winograd(pack, stride, pad) -> bool:
     return len(pack) > 6 and pack[6] is not None and W.applies(pack[1:5], stride, pad)
 
 
+def _winograd_setup(shape, pack, pad):
+    """The zeroed padded NHWC input, its tile counts and the (N, Ho, Wo, O) output shape of a Winograd conv."""
+    n, _, h, w = shape
+    xp, th, tw = W.padded_input(shape, pack[3])
+    return xp, th, tw, (n, h + 2 * pad[0] - pack[3] + 1, w + 2 * pad[1] - pack[4] + 1, pack[1])
+
+
 def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndarray:
     """(N, C, H, W) uint8 -> (N, O, Ho, Wo) int32 accumulators (the part tests compare bit-exactly)."""
     n, c, h, w = x_q.shape
     zero = np.zeros(1, np.float32)
     if _winograd(pack, stride, pad):
-        xp, th, tw = W.padded_input(x_q.shape, pack[3])
+        xp, th, tw, oshape = _winograd_setup(x_q.shape, pack, pad)
         xp[:, pad[0] : pad[0] + h, pad[1] : pad[1] + w, :c] = x_q.transpose(0, 2, 3, 1)
-        acc = np.empty((n, h + 2 * pad[0] - pack[3] + 1, w + 2 * pad[1] - pack[4] + 1, pack[1]), np.int32)
+        acc = np.empty(oshape, np.int32)
         W.conv(xp, pack[3], th, tw, pack[6], pack[1], zero, zero, zero, 0, True, np.empty((1, 1, 1, 1), np.float32), acc)
         return np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
     xp, taps, kg, oshape = _conv_setup(x_q.shape, pack, stride, pad)
