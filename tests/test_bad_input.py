@@ -35,7 +35,14 @@ def test_bad_input_missing_file_is_typed(rec, tmp_path):
     assert isinstance(ei.value, FileNotFoundError)
 
 
-@pytest.mark.parametrize("data", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 50, os.urandom(4096)])
+# Fixed bytes, so every pytest-xdist worker collects the same parameters.
+NOISE = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 50, NOISE],
+    ids=["empty", "text", "png-signature-then-zeros", "noise"],
+)
 def test_bad_input_non_image_bytes(rec, data):
     with pytest.raises(ImageError):
         rec.recognize(data)
