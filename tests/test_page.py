@@ -12,7 +12,8 @@ import tinycrnn
 from conftest import ROOT, SAMPLES, run_tinycrnn
 from textimg import put_text, text_size
 from tinycrnn.errors import ImageError, InputTypeError
-from tinycrnn.page.detect import LineDetector, estimate_skew, rotate
+from tinycrnn.page.detect import LineDetector
+from tinycrnn.page.skew import estimate_skew, rotate
 from tinycrnn.page.order import reading_order
 from tinycrnn.page.split import split_points
 from tinycrnn.page.steps import STEPS, degrade, parse_steps
@@ -389,7 +390,7 @@ def test_small_colon_and_full_stop_marks_are_kept():
 
 
 def test_small_marks_ignore_noise_and_dot_matrix_columns():
-    from tinycrnn.page.detect import add_small_marks
+    from tinycrnn.page.marks import add_small_marks
 
     char_h = 22.0
     clean = np.zeros((120, 200), np.uint8)
@@ -495,7 +496,7 @@ def test_speckled_page_still_finds_its_lines():
     """Tens of thousands of dot-sized specks (a dirty scan) are noise, not colons: the small-mark
     pass looks for partners only in a dot's own column and stands aside past MAX_DOTS (its first
     version compared every dot with every other: 33 s for a 2000x2000 page with 60000 specks)."""
-    from tinycrnn.page.detect import MAX_DOTS
+    from tinycrnn.page.marks import MAX_DOTS
 
     img, truth = render(LINES, size=(1800, 1800))
     rng = np.random.default_rng(0)
@@ -504,7 +505,7 @@ def test_speckled_page_still_finds_its_lines():
         img[y : y + 2, x : x + 2] = 0
     boxes = LineDetector().detect(img)
     assert all(v >= 0.5 for v in best_ious(boxes, truth))
-    from tinycrnn.page.detect import add_small_marks
+    from tinycrnn.page.marks import add_small_marks
 
     mask = (cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) < 128).astype(np.uint8) * 255
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)

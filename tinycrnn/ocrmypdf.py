@@ -122,7 +122,7 @@ class TinyCRNNEngine(OcrEngine):
     def get_deskew(input_file: Path, options) -> float:
         import cv2
 
-        from .page.detect import estimate_skew
+        from .page.skew import estimate_skew
 
         gray = cv2.imread(str(input_file), cv2.IMREAD_GRAYSCALE)
         if gray is None or min(gray.shape) < 32:

@@ -15,7 +15,8 @@ import numpy as np
 from ..errors import ImageError, InputTypeError, ModelNotFoundError
 from ..image_io import ImageSource, declared_size, normalize_array
 from .defaults import CASE_MODELS, DEFAULT_MODELS, default_page_model, default_recognizer, fast_models  # noqa: F401 (re-exported)
-from .detect import Detector, estimate_skew, rotate
+from .detect import Detector
+from .skew import estimate_skew, rotate
 from .order import reading_order
 from .steps import Steps, parse_steps
 from .words import Word, bbox, line_words

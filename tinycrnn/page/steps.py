@@ -106,7 +106,7 @@ class Deskew:
         self.max_angle = max_angle
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        from .detect import estimate_skew, rotate
+        from .skew import estimate_skew, rotate
 
         angle = estimate_skew(_gray(img), self.max_angle)
         return img if angle == 0.0 else rotate(img, angle)[0]
