@@ -5,7 +5,8 @@ import os
 import pytest
 
 from conftest import SAMPLES, run_tinycrnn
-from tinycrnn.bench import LINE_STAGES, THREAD_VARS, format_compare, summarize, thread_env
+from tinycrnn.bench import LINE_STAGES, THREAD_VARS, summarize, thread_env
+from tinycrnn.bench_compare import format_compare
 
 
 def run(*args, env=None):
@@ -41,7 +42,7 @@ def test_format_compare_table_of_ratios():
 
 def test_plot_writes_pngs(tmp_path):
     pytest.importorskip("matplotlib")
-    from tinycrnn.bench import plot
+    from tinycrnn.bench_compare import plot
 
     st = {s: summarize([1.0, 2.0]) for s in LINE_STAGES + ("total",)}
     res = {"lines": [{"image": "a.png", "input": [1, 1, 64, 256], "stages": st}], "model": {"name": "m"},
@@ -87,7 +88,6 @@ def test_cli_bench_bad_arguments_exit_2():
 
 
 def test_bench_format_compare_ratios_on_median_and_min():
-    from tinycrnn.bench import format_compare
 
     rows = [{"input": "w256", "engine": e, "shape": [1, 1, 64, 256], "median": med, "min": lo}
             for e, med, lo in (("tinycrnn", 10.0, 9.0), ("onnxruntime", 8.0, 4.5))]

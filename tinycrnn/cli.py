@@ -283,7 +283,8 @@ def _cmd_bench(args) -> int:
         env = thread_env(args.threads)
         env[_BENCH_CHILD] = str(args.threads)
         return subprocess.call([sys.executable, "-m", "tinycrnn", *args.argv], env=env)
-    from .bench import default_images, format_bench, format_compare, plot, public, run_bench, run_compare
+    from .bench import default_images, format_bench, public, run_bench
+    from .bench_compare import format_compare, plot, run_compare
 
     images = args.images or default_images()
     if args.pages:
