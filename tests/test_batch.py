@@ -148,7 +148,8 @@ def test_batch_interrupt_then_rerun_gives_the_uninterrupted_records(line_folder,
 
 def test_batch_killed_worker_becomes_an_error_record_and_the_run_goes_on(line_folder, line_reference, tmp_path):
     out = str(tmp_path / "run.jsonl")
-    proc = _start(line_folder, out)
+    # one worker: once records come, it is the one reading (with two, the victim could still be loading its models)
+    proc = _start(line_folder, out, "--workers", "1")
     assert _wait_records(out, 2, proc), "the run ended before a worker could be killed"
     victim = _children(proc.pid)[0]
     os.kill(victim, signal.SIGKILL)
@@ -163,6 +164,22 @@ def test_batch_killed_worker_becomes_an_error_record_and_the_run_goes_on(line_fo
     res = run_tinycrnn("batch", line_folder, "--out", out, "--mode", "line", "--workers", "1", "--retry-errors", "--quiet")
     assert res.returncode == 0, res.stderr
     assert _same(_by_path(read_records(out)), line_reference)
+
+
+def test_batch_worker_killed_while_loading_is_replaced(line_folder, line_reference, tmp_path):
+    # the OOM killer's case: a worker dies by a signal before it is ready (or, if it was quick, while reading)
+    out = str(tmp_path / "run.jsonl")
+    proc = _start(line_folder, out, "--workers", "1")
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    os.kill(_children(proc.pid)[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    recs = _by_path(read_records(out))
+    died = [p for p, r in recs.items() if r.get("error", {}).get("type") == "WorkerDied"]
+    assert set(recs) == set(line_reference) and len(died) <= 1
+    assert _same({p: r for p, r in recs.items() if p not in died}, {p: r for p, r in line_reference.items() if p not in died})
 
 
 def test_batch_journal_cuts_a_truncated_last_line(tmp_path):

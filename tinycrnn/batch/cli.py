@@ -137,6 +137,7 @@ def run_command(args) -> int:
         skipped = f", {stats.skipped} already in {args.out}" if stats.skipped else ""
         rate = f": {stats.done / stats.seconds:.2f} images/s, {stats.lines / stats.seconds:.1f} lines/s" \
             if stats.seconds > 0 and stats.done else ""
+        restarts = f"; {stats.restarts} worker(s) died and were replaced" if stats.restarts else ""
         print(f"tinycrnn batch: {stats.done} images ({stats.errors} errors{skipped}), {stats.lines} lines in "
-              f"{stats.seconds:.1f} s{rate}", file=sys.stderr)
+              f"{stats.seconds:.1f} s{rate}{restarts}", file=sys.stderr)
     return 0

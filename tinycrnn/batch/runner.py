@@ -27,6 +27,9 @@ log = logging.getLogger("tinycrnn")
 PREFETCH = 4
 #: Seconds a worker gets to exit after being asked (or terminated) before it is killed.
 STOP_TIMEOUT = 3.0
+#: Workers killed by a signal while loading their models (the OOM killer, a user) that are replaced before the run
+#: gives up: a machine that cannot hold the models should stop the run, not restart workers forever.
+MAX_LOAD_KILLS = 3
 
 
 class WorkerStartError(TinyCRNNError, RuntimeError):
@@ -70,6 +73,7 @@ class Pool:
         self.ctx = mp.get_context("spawn")
         self.config = config
         self.stats = stats
+        self.load_kills = 0
         self.workers: List[_Worker] = [self._start() for _ in range(n)]
 
     def _start(self) -> _Worker:
@@ -127,10 +131,20 @@ class Pool:
                 break
             yield from self._handle(w, msg)
         w.proc.join(STOP_TIMEOUT)
+        code = w.proc.exitcode
         if not w.ready:
-            raise WorkerStartError(f"a batch worker exited while loading its models (exit code {w.proc.exitcode}); a "
-                                   "script that calls tinycrnn.batch.run must do so under `if __name__ == '__main__':` "
-                                   "(workers are spawned and re-import it)")
+            # NOTE: it held no image yet. Killed by a signal: replace it (up to MAX_LOAD_KILLS times). Exited on its
+            # own without a "fatal" message: the spawned process failed to re-import the caller's script.
+            if code is None or code >= 0:
+                raise WorkerStartError(f"a batch worker exited while loading its models (exit code {code}); a script "
+                                       "that calls tinycrnn.batch.run must do so under `if __name__ == '__main__':` "
+                                       "(workers are spawned and re-import it)")
+            self.load_kills += 1
+            if self.load_kills > MAX_LOAD_KILLS:
+                raise WorkerStartError(f"batch workers were killed by signal {-code} while loading their models "
+                                       f"{self.load_kills} times (out of memory? try fewer --workers)")
+            log.warning("tinycrnn batch: worker %s was killed by signal %s while loading its models; restarted",
+                        w.proc.pid, -code)
         self.workers[self.workers.index(w)] = self._start()
         self.stats.restarts += 1
         w.conn.close()
