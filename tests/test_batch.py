@@ -102,12 +102,21 @@ def test_batch_bad_files_get_one_error_record_each(tmp_path):
 
 
 def _children(pid):
-    """Worker processes of a batch process (spawned; not the resource tracker)."""
+    """Worker processes of a batch process: spawned ones (``spawn_main`` in their command line), not the resource
+    tracker, nor a child between fork and exec (it still shows the parent's command line)."""
     kids = []
     for tid in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{tid}/children") as f:
             kids += [int(c) for c in f.read().split()]
-    return [k for k in kids if b"resource_tracker" not in open(f"/proc/{k}/cmdline", "rb").read()]
+    workers = []
+    for k in kids:
+        try:
+            with open(f"/proc/{k}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    workers.append(k)
+        except OSError:
+            pass  # exited meanwhile
+    return workers
 
 
 def _start(folder, out, *extra):
@@ -171,9 +180,12 @@ def test_batch_worker_killed_while_loading_is_replaced(line_folder, line_referen
     out = str(tmp_path / "run.jsonl")
     proc = _start(line_folder, out, "--workers", "1")
     deadline = time.monotonic() + 60
-    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+    kids = []
+    while not kids and time.monotonic() < deadline and proc.poll() is None:
+        kids = _children(proc.pid)
         time.sleep(0.005)
-    os.kill(_children(proc.pid)[0], signal.SIGKILL)
+    assert kids, "no worker process appeared"
+    os.kill(kids[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     recs = _by_path(read_records(out))
