@@ -88,7 +88,6 @@ def test_cli_bench_bad_arguments_exit_2():
 
 
 def test_bench_format_compare_ratios_on_median_and_min():
-
     rows = [{"input": "w256", "engine": e, "shape": [1, 1, 64, 256], "median": med, "min": lo}
             for e, med, lo in (("tinycrnn", 10.0, 9.0), ("onnxruntime", 8.0, 4.5))]
     text = format_compare({"engines": ["tinycrnn", "onnxruntime"], "rows": rows, "notes": [], "threads": 1, "runs": 5})
