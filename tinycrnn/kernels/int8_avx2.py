@@ -12,7 +12,7 @@ Two layouts, chosen once at import from the CPU's features (``LAYOUT``) and reco
 
 Stride-1 3x3 pad-1 and 2x2 pad-0 convs in the ``"avx2"`` layout run as exact integer Winograd convs
 (:mod:`.int8_winograd`: the same accumulators, 2.25x fewer multiplies). The pointwise conv and the linear
-layer run on :func:`.tiles_avx2.fused_kernel` (dequantisation, bias and
+layer run on :func:`.tiles_avx2_fused.fused_kernel` (dequantisation, bias and
 activation applied to the accumulators in registers); the drivers shared with :mod:`.int8` (quantisers,
 packing, the linear layer, the BiLSTM) are :mod:`.int8_drivers`.
 
@@ -33,7 +33,8 @@ from .int8 import _quant_nhwc_u8
 from .int8_drivers import _ceil, _padded
 from .microkernel import TAP0
 from .quant_ir import quant_pairs16
-from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, epilogue, fused_kernel, tile_kernel
+from .tiles_avx2 import HAS_AVX2, HAS_AVXVNNI, NR, tile_kernel
+from .tiles_avx2_fused import epilogue, fused_kernel
 
 #: Whether this module's kernels run on vector instructions here (``kernels.get_kernels`` uses them then).
 AVAILABLE = HAS_AVX2
@@ -181,7 +182,7 @@ def conv2d_int8_acc(x_q: np.ndarray, pack, stride=(1, 1), pad=(0, 0)) -> np.ndar
 
 @njit(**NUMBA_FLAGS_EXACT)
 def _pixel_scales_bits(xi, s_pix, inv_pix, acc, accf):
-    # int8._pixel_scales on the float bits: xi (N, C, P) int32 = x's bits; |x| as bits (sign cleared) orders like
+    # int8_pointwise._pixel_scales on the float bits: xi (N, C, P) int32 = x's bits; |x| as bits (sign cleared) orders like
     # |x| itself, so an integer running max (vpmaxsd) finds the same maximum; acc (P,) int32 scratch, accf its
     # float32 view. NOTE: LLVM leaves the float max (``v if v > s else s``, no fast-math) scalar: 81 us of a
     # 256 x 640 layer against 35 us here. A NaN input makes the pixel's scale NaN (the NumPy twin's max does too).

@@ -17,7 +17,7 @@ transform adds up to nine such sums in int32, which may wrap, but its result (4x
 accumulator, |acc| <= 9 * C * 255 * 128) fits, so it is exact; the division by 4 is an arithmetic shift.
 Data flow per group of tile rows (NHWC, channels innermost): input transform -> V (16, tiles, Cp) int16;
 for each 16-channel output block, 16 GEMMs V[xi] @ U[xi] -> M (16, tiles, 16) int32, then the output
-transform and the direct conv's own epilogue (:func:`.tiles_avx2.epilogue`: dequantisation, bias,
+transform and the direct conv's own epilogue (:func:`.tiles_avx2_fused.epilogue`: dequantisation, bias,
 activation) per output pixel. Both transforms run as passes over whole arrays (image rows, then columns;
 M's points, then their rows) with +-1 coefficients as XOR masks: one small vector loop each, which also
 keeps the cold compile short (per-tile code with the 16 points written out took ~10 s more).
@@ -27,7 +27,8 @@ from numba import njit
 
 from ..config import NUMBA_FLAGS_EXACT
 from .microkernel import TAP0
-from .tiles_avx2 import NR, epilogue, tile_kernel
+from .tiles_avx2 import NR, tile_kernel
+from .tiles_avx2_fused import epilogue
 
 MR = 6  # the int16 tile's rows: 6 tiles per GEMM call (int8_avx2.MR)
 P = 16  # transformed points per tile: 4 x 4 in both variants
