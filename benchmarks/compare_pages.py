@@ -1,6 +1,6 @@
 """A/B page-pipeline settings side by side: one process, pages interleaved, F1 per half and time ratios.
 
-    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python -m benchmarks.compare_pages \\
+    python -m benchmarks.compare_pages \\
         base "greedy:beam_width=1" "nolook:second_look=0" "nosliver:det.sliver=0"
     python -m benchmarks.compare_pages --lines base "greedy:beam_width=1"   # sroie_lines crops instead
 
@@ -26,6 +26,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from benchmarks import pin_opencv
 from benchmarks.eval_pages import DEFAULT_DATA, prf, tokens
 
 LINES = os.path.join(os.path.dirname(DEFAULT_DATA.rstrip("/")), "sroie_lines")
@@ -159,6 +160,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="")
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args(argv)
+    pin_opencv()
     from tinycrnn.page.defaults import default_recognizer
     from tinycrnn.recognizer import Recognizer
 

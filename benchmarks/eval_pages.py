@@ -1,13 +1,13 @@
 """Whole-page evaluation on the SROIE page format: detection P/R/F1 and page token P/R/F1, with timings.
 
-    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.eval_pages --model ppocrv2_zh
+    python -m benchmarks.eval_pages --model ppocrv2_zh     # one thread (benchmarks/__init__.py)
     python -m benchmarks.eval_pages --model ort:ppocrv2   # onnxruntime stand-in (bench extra)
     python -m benchmarks.eval_pages --data ../shared/data/sroie_photo --detector db --half even
 
 Detection: predicted line boxes matched one-to-one to ground-truth boxes at IoU >= 0.5 (greedy by
 IoU, axis-aligned bounding rectangles). Tokens: case-insensitive whitespace tokens, multiset match
 over the page, micro-averaged over pages. Time: median and mean per page of each stage, one run
-after one warm-up page. Self-contained metric functions (no tinycrnn.evaluate dependency).
+after one warm-up page, one thread unless the thread variables say otherwise. Self-contained metric functions (no tinycrnn.evaluate dependency).
 """
 import argparse
 import json
@@ -20,6 +20,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from benchmarks import pin_opencv
 from benchmarks._shared import shared_path
 
 DEFAULT_DATA = os.environ.get("TINYCRNN_SROIE", shared_path("data", "sroie"))
@@ -221,6 +222,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dump", default="", help="write each page's predicted lines (text, box) to this JSON file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    threads = pin_opencv()
     kw = dict(deskew=not args.no_deskew, crop_steps=args.crop_steps, max_ratio=args.max_ratio,
               right_margin=args.right_margin)
     det_kw = {k: getattr(args, k) for k in ("gap", "dash_gap", "sliver", "word_gap", "pad_bottom") if getattr(args, k) is not None}
@@ -262,11 +264,12 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump, args.oracle_boxes, args.half, args.rotate180)
     r["wall_s"] = time.perf_counter() - t
+    r["threads"] = threads
     if args.json:
         print(json.dumps(r, indent=1))
     else:
         d, k = r["detection"], r["tokens"]
-        print(f"model {r['model']}  detector {type(ocr.detector).__name__}  pages {r['pages']}")
+        print(f"model {r['model']}  detector {type(ocr.detector).__name__}  pages {r['pages']}  threads {threads}")
         print(f"detection  P {d['P']:.3f}  R {d['R']:.3f}  F1 {d['F1']:.3f}")
         print(f"tokens     P {k['P']:.3f}  R {k['R']:.3f}  F1 {k['F1']:.3f}")
         print("median ms/page: " + "  ".join(f"{a} {b:.0f}" for a, b in r["median_ms"].items()))
