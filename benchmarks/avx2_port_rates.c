@@ -33,6 +33,12 @@ int main(){
    MA("%%ymm0") MA("%%ymm1") MA("%%ymm2") MA("%%ymm3") MA("%%ymm4") MA("%%ymm5") MA("%%ymm6") MA("%%ymm7") MA("%%ymm8") MA("%%ymm9") MA("%%ymm10") MA("%%ymm11")
    "dec %0\n jnz 1b\n" : "+r"(k) :: CL); }
   t=now()-t; printf("pmaddwd+paddd pairs: %.2f pairs per cycle\n", K*12/t/GHZ);
-  // pmaddwd + fp add (vaddps on int bits -> bypass delay?) : try using FMA pipe for add? no.
+  /* u8 x s8 pairs: vpmaddubsw, then vpmaddwd with ones to widen, vpaddd: 32 multiply-adds per triple. Exact only for
+     a 7-bit operand (2 * 127 * 128 < 32768), so it would need 7-bit activations or weights (RESULTS, fifth session). */
+  t=now(); { long k=K; __asm__ volatile("1:\n"
+#define MU(d) "vpmaddubsw %%ymm12,%%ymm13,%%ymm14\n vpmaddwd %%ymm15,%%ymm14,%%ymm14\n vpaddd %%ymm14," d "," d "\n"
+   MU("%%ymm0") MU("%%ymm1") MU("%%ymm2") MU("%%ymm3") MU("%%ymm4") MU("%%ymm5") MU("%%ymm6") MU("%%ymm7") MU("%%ymm8") MU("%%ymm9") MU("%%ymm10") MU("%%ymm11")
+   "dec %0\n jnz 1b\n" : "+r"(k) :: CL); }
+  t=now()-t; printf("pmaddubsw+pmaddwd(ones)+paddd: %.2f triples per cycle = %.1f multiply-adds per cycle (pmaddwd+paddd: 16 per pair)\n", K*12/t/GHZ, 32*K*12/t/GHZ);
   return 0;
 }
