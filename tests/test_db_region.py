@@ -62,3 +62,13 @@ def test_a_region_is_scaled_as_the_whole_page_would_be():
     xr, rrh, rrw = det_input(page[600:1800, 300:1500], page_shape=page.shape[:2])
     assert abs(rh - rrh) < 0.02 and abs(rw - rrw) < 0.02
     assert xr.shape[2] < x.shape[2] and xr.shape[3] < x.shape[3]
+
+
+def test_the_model_can_be_named_or_given_as_a_path():
+    """``DBDetector(model=...)`` takes a model name or a .tcrnn path as well as a loaded model."""
+    from tinycrnn.engine import resolve_model_path
+
+    path = resolve_model_path("ppocrv4_det")
+    for spec in ("ppocrv4_det", path):
+        model = DBDetector(model=spec, orient=False).model
+        assert model.path == path and hasattr(model, "forward")

@@ -131,8 +131,8 @@ class DBDetector:
     """PP-OCRv4 DB text detector: ``detect(bgr_page) -> [float32 (4, 2) box]`` in page coordinates.
 
     Args:
-        model: anything with ``forward(x) -> (N, 1, H, W)`` probabilities; default
-            ``tinycrnn.load_model("ppocrv4_det")``, loaded on first use.
+        model: anything with ``forward(x) -> (N, 1, H, W)`` probabilities, or a model name or path for
+            ``tinycrnn.load_model``; default ``"ppocrv4_det"``, loaded on first use.
         thresh, box_thresh, unclip_ratio: see :func:`boxes_from_map` (RapidOCR 1.4.4's 0.3 / 0.5 / 1.6).
         limit_side, max_side: input sizing, see :func:`det_input`.
         classifier: the 0/180 line classifier model for :class:`~tinycrnn.page.orient.Orienter`
@@ -162,10 +162,10 @@ class DBDetector:
 
     @property
     def model(self):
-        if self._model is None:
+        if self._model is None or isinstance(self._model, str):
             from ..engine import load_model
 
-            self._model = load_model("ppocrv4_det", backend=self.backend)
+            self._model = load_model(self._model or "ppocrv4_det", backend=self.backend)
         return self._model
 
     def probability_map(self, image: np.ndarray) -> Tuple[np.ndarray, float, float]:
