@@ -181,9 +181,11 @@ class OCR:
                  max_ratio: float = 10.0, right_margin: Optional[int] = None, batch_size: int = 2,
                  backend: Optional[str] = None, min_token_score: float = 0.5, second_look: float = 0.7,
                  beam_width: int = 5, case_model: Union[str, os.PathLike, Any, None] = "auto"):
+        from ..memory import keep_freed_memory
         from ..recognizer import Recognizer
         from .reader import LineReader
 
+        keep_freed_memory()  # NOTE: ~10% of a photo page was the kernel paging fresh memory in (tinycrnn/memory.py)
         if model is None:
             self.recognizer = default_recognizer(backend)
         elif isinstance(model, (str, os.PathLike)):
