@@ -41,7 +41,7 @@ for m in ("english_g2", "english_g2_int8", "ppocrv2_zh", "ppocrv2_zh-int8"):
     assert t == want.get(m, t), (m, t)'
 for cpu in cortex-a72 cortex-a76; do
   kind=$([ $cpu = cortex-a76 ] && echo sdot || echo neon)
-  tests=(tests/test_arm_tiles.py "tests/test_kernels.py::test_microkernel_fallback_tiles_match_numpy")
+  tests=(tests/test_arm_tiles.py "tests/test_kernels.py::test_microkernel_fallback_tiles_match_numpy" tests/test_nhwc_copy.py)
   tests+=(tests/test_kernels.py::test_conv2d_int8_accumulators_match_reference_exactly
           tests/test_kernels.py::test_linear_int8_matches_reference_exactly
           tests/test_kernels.py::test_bilstm_int8_matches_reference_exactly

@@ -27,6 +27,7 @@ from numba import njit
 from ..config import NUMBA_FLAGS, NUMBA_FLAGS_EXACT
 from .activations import ACT_CODES, _act, _bias_act_planes, _bias_act_scatter
 from .microkernel import F32_MR, HAS_VEC, LANES, TAP0, fma32, prefetch, tile_kernel
+from .transpose_ir import transpose8x8
 from .winograd import VARIANTS, PackedWinograd, winograd_applies, winograd_conv, winograd_pays
 
 MR, NV = F32_MR, 2  # 8 x 32 (AVX-512, ARM, portable), 6 x 32 (AVX2: microkernel.YMM_F32)
@@ -76,16 +77,27 @@ def _direct_applies(shape, groups) -> bool:
 @njit(**NUMBA_FLAGS_EXACT)
 def _copy_nhwc(x, ph, pw, xp):
     # x (N, C, H, W) -> xp[:, ph:ph+H, pw:pw+W, :C] (border stays zero)
-    # NOTE: from 8 channels, one pixel's channels at a time (reads from C rows that stay in L2) beat one
-    # channel's row at a time (a write every C floats): 96x496x328 14 vs 19 ms on Zen 3; 3 channels: 2x slower
+    # NOTE: from 8 channels, 8 x 8 blocks transposed in registers (transpose_ir: why); the C % 8 last channels and
+    # W % 8 last pixels one element at a time. 3 channels (an image): one channel's row at a time.
     n, c, h, w = x.shape
+    _, hp, wp, cp = xp.shape
+    xf = x.reshape(-1)
+    of = xp.reshape(-1)
+    c8, w8 = c - c % 8, w - w % 8
     for b in range(n):
         for iy in range(h):
             if c >= 8:
-                for ix in range(w):
-                    d = xp[b, iy + ph, ix + pw]
+                row = ((b * hp + iy + ph) * wp + pw) * cp
+                for c0 in range(0, c8, 8):
+                    src = ((b * c + c0) * h + iy) * w
+                    for ix0 in range(0, w8, 8):
+                        transpose8x8(xf, src + ix0, h * w, of, row + ix0 * cp + c0, cp)
+                for ci in range(c8, c):
+                    for ix in range(w8):
+                        xp[b, iy + ph, ix + pw, ci] = x[b, ci, iy, ix]
+                for ix in range(w8, w):
                     for ci in range(c):
-                        d[ci] = x[b, ci, iy, ix]
+                        xp[b, iy + ph, ix + pw, ci] = x[b, ci, iy, ix]
             else:
                 for ci in range(c):
                     for ix in range(w):
