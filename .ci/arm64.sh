@@ -18,13 +18,14 @@ if [ ! -x "$ARMPROBE/rootfs/opt/venv/bin/python" ] || [ ! -f "$ARMPROBE/plugins/
 fi
 
 # The working tree's tracked files at /src, all with one fixed mtime: Numba's cache then depends only on the
-# cache folder, which is named after the content of every file that Numba compiles (njit, intrinsics) (a kernel edit means a cold cache;
+# cache folder, which is named after the content of every file that Numba compiles (njit, intrinsics and the llvmlite IR
+# they are built from) (a kernel edit means a cold cache;
 # tiles_arm is inlined into int8's cached functions, so mtimes per file would not be enough anyway).
 "$TOOLS/run_arm64.sh" --umount || true
 rm -rf "$ARMPROBE/src" && mkdir -p "$ARMPROBE/src"
 git ls-files -z | tar --null -T - -c | tar -x -C "$ARMPROBE/src"
 find "$ARMPROBE/src" -exec touch -h -d @1700000000 {} +
-key=$(grep -rlE 'njit|@intrinsic|numba\.extending' tinycrnn --include='*.py' | sort | xargs cat | sha256sum | cut -c1-12)
+key=$(grep -rlE 'njit|@intrinsic|numba\.extending|llvmlite' tinycrnn --include='*.py' | sort | xargs cat | sha256sum | cut -c1-12)
 
 t0=$(date +%s)
 run() {  # run CPU INT8KIND COMMAND...

@@ -3,9 +3,13 @@ pre-activations and a 16 x 16 byte transpose for the conv's NHWC quantiser. Gene
 aarch64, where the callers use them behind compile-time ``IS_AARCH64`` branches: dead code on x86); each performs
 the same float32 operations per element as the scalar loop it replaces, so results stay bit-identical to the twins.
 """
+from functools import partial
+
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import ir_build
 
 
 def make_gemm_epilogue(mr: int, nr: int):
@@ -32,19 +36,14 @@ def make_gemm_epilogue(mr: int, nr: int):
                                          ((rows_v, sa[2]), (m0_v, sa[3]), (o0_v, sa[4]), (rpl_v, sa[7])))
             relu_v = context.cast(builder, relu_v, sa[10], types.boolean)
 
-            def data(k, v):
-                return context.make_array(sa[k])(context, builder, v)
-
-            yarr = data(1, y_v)
-            cp, yp, crp, slp, wsp, bp = (data(0, c_v).data, yarr.data, data(5, corr_v).data, data(6, sl_v).data,
-                                         data(8, ws_v).data, data(9, b_v).data)
-            ldy = builder.extract_value(yarr.shape, 1)
+            cp, yp, crp, slp, wsp, bp = (ir_build.array_ptr(context, builder, sa[k], v) for k, v in
+                                         ((0, c_v), (1, y_v), (5, corr_v), (6, sl_v), (8, ws_v), (9, b_v)))
+            ldy = builder.extract_value(context.make_array(sa[1])(context, builder, y_v).shape, 1)
 
             def c64(x):
                 return ir.Constant(i64, x)
 
-            def vload(ptr, off, ty):
-                return builder.load(builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer()), align=4)
+            vload = partial(ir_build.vload, builder)
 
             zero = ir.Constant(v4f32, None)
             cols = []
@@ -55,14 +54,13 @@ def make_gemm_epilogue(mr: int, nr: int):
                 i = lp.index
                 m = builder.add(m0_v, i)
                 sl = builder.load(builder.gep(slp, [builder.sdiv(m, rpl_v)]))
-                slv = builder.shuffle_vector(builder.insert_element(zero, sl, ir.Constant(i32, 0)), zero,
-                                             ir.Constant(v4i32, None))
+                slv = ir_build.splat(builder, sl, v4f32)
                 for j0, (cr, ws, bo) in zip(range(0, nr, 4), cols):
                     acc = builder.sub(vload(cp, builder.add(builder.mul(i, c64(nr)), c64(j0)), v4i32), cr)
                     v = builder.fadd(builder.fmul(builder.sitofp(acc, v4f32), builder.fmul(slv, ws)), bo)
                     v = builder.select(relu_v, builder.select(builder.fcmp_ordered(">", v, zero), v, zero), v)
-                    dst = builder.gep(yp, [builder.add(builder.mul(m, ldy), builder.add(o0_v, c64(j0)))])
-                    builder.store(v, builder.bitcast(dst, v4f32.as_pointer()), align=4)
+                    dst = ir_build.vptr(builder, yp, builder.add(builder.mul(m, ldy), builder.add(o0_v, c64(j0))), v4f32)
+                    builder.store(v, dst, align=4)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -89,11 +87,11 @@ def make_lstm_z(nr: int):
             v4i32, v4f32 = ir.VectorType(i32, 4), ir.VectorType(f32, 4)
             c_off_v = context.cast(builder, c_off_v, sa[1], types.int64)
             o0_v = context.cast(builder, o0_v, sa[6], types.int64)
-            cp, zp, xp, crp, hp = (context.make_array(sa[k])(context, builder, v).data
+            cp, zp, xp, crp, hp = (ir_build.array_ptr(context, builder, sa[k], v)
                                    for k, v in ((0, c_v), (2, z_v), (3, xw_v), (4, corr_v), (5, hs_v)))
 
             def ptr(p, off, j, ty):
-                return builder.bitcast(builder.gep(p, [builder.add(off, ir.Constant(i64, j))]), ty.as_pointer())
+                return ir_build.vptr(builder, p, builder.add(off, ir.Constant(i64, j)), ty)
 
             for j in range(0, nr, 4):
                 acc = builder.sub(builder.load(ptr(cp, c_off_v, j, v4i32), align=4),
@@ -122,8 +120,7 @@ def _make_transpose16():
             v16 = ir.VectorType(i8, 16)
             s_off_v, s_ld_v, d_off_v, d_ld_v = (context.cast(builder, v, t, types.int64) for v, t in
                                                 ((s_off_v, sa[1]), (s_ld_v, sa[2]), (d_off_v, sa[4]), (d_ld_v, sa[5])))
-            sp = context.make_array(sa[0])(context, builder, src_v).data
-            dp = context.make_array(sa[3])(context, builder, dst_v).data
+            sp, dp = ir_build.array_ptr(context, builder, sa[0], src_v), ir_build.array_ptr(context, builder, sa[3], dst_v)
 
             def at(p, off, ld, k):
                 return builder.bitcast(builder.gep(p, [builder.add(off, builder.mul(ld, ir.Constant(i64, k)))]),

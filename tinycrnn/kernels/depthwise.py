@@ -23,6 +23,7 @@ from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, _act
+from . import ir_build
 from .microkernel import HAS_VEC, LANES, ir_masked_f32
 
 #: output rows per step of the row-group kernel (the remainder takes 2- and 1-row steps)
@@ -97,8 +98,8 @@ def _make_rows(kh: int, kw: int, sh: int):
             def const(v):
                 return ir.Constant(i64, v)
 
-            def splat(s, z=zero):
-                return builder.shuffle_vector(builder.insert_element(z, s, ir.Constant(i32, 0)), z, izero)
+            def splat(s, ty=vec):
+                return ir_build.splat(builder, s, ty)
 
             bvec = splat(context.cast(builder, bias_v, sa[9], types.float32))
             w0 = builder.gep(wp, [w_off_v])
@@ -107,7 +108,7 @@ def _make_rows(kh: int, kw: int, sh: int):
             xb = builder.gep(xp, [x_off_v])
             obase = builder.gep(op, [o_off_v])
             iota = ir.Constant(ivec, list(range(LANES)))
-            wd32, wo32 = splat(builder.trunc(wd_v, i32), izero), splat(builder.trunc(wo_v, i32), izero)
+            wd32, wo32 = splat(builder.trunc(wd_v, i32), ivec), splat(builder.trunc(wo_v, i32), ivec)
 
             def group(r):  # r output rows, every column block
                 nq = (r - 1) * sh + kh
@@ -129,12 +130,12 @@ def _make_rows(kh: int, kw: int, sh: int):
                             past = builder.icmp_signed(">", builder.add(ox, const(LANES)), wo_v)
                             fits = builder.icmp_signed(">=", wo_v, const(LANES))
                             ox = builder.select(builder.and_(past, fits), builder.sub(wo_v, const(LANES)), ox)
-                            c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), izero)
+                            c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), ivec)
                             masks = []
                             for j in range(kw):
-                                col = builder.add(builder.add(iota, c0), splat(ir.Constant(i32, j), izero))
+                                col = builder.add(builder.add(iota, c0), splat(ir.Constant(i32, j), ivec))
                                 masks.append(builder.and_(builder.icmp_signed(">=", col, izero), builder.icmp_signed("<", col, wd32)))
-                            smask = builder.icmp_signed("<", builder.add(iota, splat(builder.trunc(ox, i32), izero)), wo32)
+                            smask = builder.icmp_signed("<", builder.add(iota, splat(builder.trunc(ox, i32), ivec)), wo32)
                         accs = [cgutils.alloca_once_value(builder, bvec) for _ in range(r)]
                         for q in range(nq):
                             with builder.if_then(valid[q], likely=True):

@@ -3,6 +3,8 @@ one dynamic int8 scale per pixel, on the u8 x s8 tile of :mod:`.microkernel` (we
 operand), with a zmm epilogue. Twin: ``ref.pointwise_int8_ref``. The AVX2 build's pointwise conv is
 :func:`.int8_avx2.pointwise_int8`.
 """
+from functools import partial
+
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
@@ -11,9 +13,11 @@ from numba.extending import intrinsic
 from ..config import NUMBA_FLAGS_EXACT
 from ..quant import QMAX
 from . import int8_drivers as D
+from . import ir_build
 from .activations import ACT_CODES, _act
 from .depthwise import ir_activation
 from .int8_drivers import _ceil
+from .ir_build import int64_args
 from .microkernel import HAS_VEC, LANES, TAP0, U8S8_A_BIAS, ir_masked_f32, tile_kernel
 
 MR, NV = 8, 2
@@ -76,24 +80,15 @@ def _pw_epilogue(typingctx, ctile, out, o_off, ldo, sx, s_pix, p_off, w_scale, b
         from llvmlite import ir
 
         sa = signature.args
-        c_v, out_v, o_off_v, ldo_v, sx_v, s_v, p_off_v, ws_v, b_v, o0_v, nrows_v, m_v, code_v = [
-            context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a for a, t in zip(args, sa)]
+        c_v, out_v, o_off_v, ldo_v, sx_v, s_v, p_off_v, ws_v, b_v, o0_v, nrows_v, m_v, code_v = int64_args(
+            context, builder, args, sa)
         i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
         vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
-        izero = ir.Constant(ivec, None)
         _, mstore = ir_masked_f32(builder)
 
-        def data(k, v):
-            return context.make_array(sa[k])(context, builder, v).data
-
-        def vload(ptr, off, ty):
-            return builder.load(builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer()), align=4)
-
-        def splat(x, ty):
-            z = ir.Constant(ty, None)
-            return builder.shuffle_vector(builder.insert_element(z, x, ir.Constant(i32, 0)), z, izero)
-
-        cp, op, sxp, sp, wsp, bp = data(0, c_v), data(1, out_v), data(4, sx_v), data(5, s_v), data(7, ws_v), data(8, b_v)
+        vload, splat = partial(ir_build.vload, builder), partial(ir_build.splat, builder)
+        cp, op, sxp, sp, wsp, bp = (ir_build.array_ptr(context, builder, sa[k], v)
+                                    for k, v in ((0, c_v), (1, out_v), (4, sx_v), (5, s_v), (7, ws_v), (8, b_v)))
         iota = ir.Constant(ivec, list(range(LANES)))
         m32 = builder.trunc(m_v, i32)
         masks = [builder.icmp_signed("<", iota, splat(builder.sub(m32, ir.Constant(i32, LANES * v)), ivec)) for v in range(NV)]

@@ -24,6 +24,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS_EXACT
+from . import ir_build
 
 LANES = 16  # int32 / float32 lanes of a zmm register
 
@@ -158,7 +159,6 @@ def _make_intrinsic(kind, mr, nv):
             a0 = builder.gep(ap, [builder.sext(a_off_v, i64)])
             lda64 = builder.sext(lda_v, i64)
             zero = ir.Constant(vec, None)
-            mask = ir.Constant(ir.VectorType(i32, LANES), None)
             accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
             bcur = cgutils.alloca_once_value(builder, builder.gep(bp, [builder.sext(b_off_v, i64)]))
             ntap = builder.extract_value(tarr.shape, 0)
@@ -174,7 +174,7 @@ def _make_intrinsic(kind, mr, nv):
                     for i in range(mr):
                         ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, i)), kk)])
                         av = builder.load(builder.bitcast(ptr, lane.as_pointer()), align=1)
-                        splat = builder.shuffle_vector(builder.insert_element(zero, av, ir.Constant(i32, 0)), zero, mask)
+                        splat = ir_build.splat(builder, av, zero.type)
                         for j in range(nv):
                             acc = builder.load(accs[i][j])
                             if kind == "u8s8":
@@ -267,7 +267,7 @@ def _make_ymm_f32(mr, nv):
         def codegen(context, builder, signature, args):
             c_v, a_v, a_off_v, lda_v, taps_v, k_v, b_v, b_off_v = args
             cty, aty, _, _, tty, _, bty, _ = signature.args
-            i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
+            i64, f32 = ir.IntType(64), ir.FloatType()
             vec = ir.VectorType(f32, ylanes)
             cp = context.make_array(cty)(context, builder, c_v).data
             ap = context.make_array(aty)(context, builder, a_v).data
@@ -278,7 +278,6 @@ def _make_ymm_f32(mr, nv):
             b0 = builder.gep(bp, [builder.sext(b_off_v, i64)])
             lda64 = builder.sext(lda_v, i64)
             zero = ir.Constant(vec, None)
-            mask = ir.Constant(ir.VectorType(i32, ylanes), None)
             ntap = builder.extract_value(tarr.shape, 0)
             for r0, rows, v0, vecs in blocks:
                 accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(vecs)] for _ in range(rows)]
@@ -291,8 +290,7 @@ def _make_ymm_f32(mr, nv):
                                              align=1) for j in range(vecs)]
                         for i in range(rows):
                             ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, r0 + i)), kl.index)])
-                            splat = builder.shuffle_vector(builder.insert_element(zero, builder.load(ptr, align=1),
-                                                                                  ir.Constant(i32, 0)), zero, mask)
+                            splat = ir_build.splat(builder, builder.load(ptr, align=1), vec)
                             for j in range(vecs):
                                 builder.store(builder.call(fn, [splat, bvec[j], builder.load(accs[i][j])]), accs[i][j])
                         builder.store(builder.gep(bb, [ir.Constant(i64, nr)]), bcur)

@@ -16,6 +16,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..quant import QMAX
+from . import ir_build
+from .ir_build import int64_args
 
 LANES = 16
 
@@ -30,20 +32,16 @@ def quant_pairs16(typingctx, x, x_off, ldx, inv, i_off, a, a_off, kf):
         from llvmlite import ir
 
         sa = signature.args
-        x_v, x_off_v, ldx_v, inv_v, i_off_v, a_v, a_off_v, kf_v = [
-            context.cast(builder, v, t, types.int64) if isinstance(t, types.Integer) else v for v, t in zip(args, sa)]
+        x_v, x_off_v, ldx_v, inv_v, i_off_v, a_v, a_off_v, kf_v = int64_args(context, builder, args, sa)
         i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
         vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
         rint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.rint.v16f32")
 
-        def data(k, v):
-            return context.make_array(sa[k])(context, builder, v).data
-
         def vload(ptr, off):
-            return builder.load(builder.bitcast(builder.gep(ptr, [off]), vec.as_pointer()), align=4)
+            return ir_build.vload(builder, ptr, off, vec)
 
-        xp, ap = data(0, x_v), data(5, a_v)
-        invv = vload(data(3, inv_v), i_off_v)
+        xp, ap, invp = (ir_build.array_ptr(context, builder, sa[k], v) for k, v in ((0, x_v), (5, a_v), (3, inv_v)))
+        invv = vload(invp, i_off_v)
         lo, hi = ir.Constant(vec, [-float(QMAX)] * LANES), ir.Constant(vec, [float(QMAX)] * LANES)
         m16, s16 = ir.Constant(ivec, [0xFFFF] * LANES), ir.Constant(ivec, [16] * LANES)
 
@@ -58,8 +56,8 @@ def quant_pairs16(typingctx, x, x_off, ldx, inv, i_off, a, a_off, kf):
             q0 = q(vload(xp, r0))
             q1 = q(vload(xp, builder.add(r0, ldx_v)))
             packed = builder.or_(builder.and_(q0, m16), builder.shl(q1, s16))
-            dst = builder.gep(ap, [builder.add(a_off_v, builder.mul(lp.index, ir.Constant(i64, LANES)))])
-            builder.store(packed, builder.bitcast(dst, ivec.as_pointer()), align=4)
+            dst = ir_build.vptr(builder, ap, builder.add(a_off_v, builder.mul(lp.index, ir.Constant(i64, LANES))), ivec)
+            builder.store(packed, dst, align=4)
         return context.get_dummy_value()
 
     return sig, codegen

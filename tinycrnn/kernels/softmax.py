@@ -17,6 +17,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..config import NUMBA_FLAGS
+from . import ir_build
 from .microkernel import HAS_VEC, LANES, ir_masked_f32
 
 # Cephes expf constants (the literals of `_softmax_row`)
@@ -36,7 +37,6 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         off_v, k_v = (context.cast(builder, a, t, types.int64) for a, t in zip(args[1:], signature.args[1:]))
         i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
         vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
-        izero = ir.Constant(ivec, None)
         mod = builder.module
         mload, mstore = ir_masked_f32(builder)
         vmax = cgutils.get_or_insert_function(mod, ir.FunctionType(vec, [vec, vec]), "llvm.maxnum.v16f32")
@@ -50,7 +50,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         nfull = builder.sdiv(k_v, ir.Constant(i64, LANES))
         rem = builder.trunc(builder.sub(k_v, builder.mul(nfull, ir.Constant(i64, LANES))), i32)
         tmask = builder.icmp_signed("<", ir.Constant(ivec, list(range(LANES))),
-                                    builder.shuffle_vector(builder.insert_element(izero, rem, ir.Constant(i32, 0)), izero, izero))
+                                    ir_build.splat(builder, rem, ivec))
         tail = builder.gep(base, [builder.mul(nfull, ir.Constant(i64, LANES))])
 
         def ptr(i):
@@ -66,7 +66,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         for lane in range(1, LANES):
             e = builder.extract_element(m, ir.Constant(i32, lane))
             s = builder.select(builder.fcmp_ordered(">", e, s), e, s)
-        mxv = builder.shuffle_vector(builder.insert_element(ir.Constant(vec, None), s, ir.Constant(i32, 0)), ir.Constant(vec, None), izero)
+        mxv = ir_build.splat(builder, s, vec)
 
         def expv(xv):  # exp(max(x - mx, -87)), Cephes expf
             v = builder.call(vmax, [builder.fsub(xv, mxv), splat(_LO)])
@@ -93,8 +93,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         for lane in range(1, LANES):
             tot = builder.fadd(tot, builder.extract_element(a, ir.Constant(i32, lane)))
         inv = builder.fdiv(ir.Constant(f32, 1.0), tot)
-        zv = ir.Constant(vec, None)
-        invv = builder.shuffle_vector(builder.insert_element(zv, inv, ir.Constant(i32, 0)), zv, izero)
+        invv = ir_build.splat(builder, inv, vec)
         # pass 3: scale
         with cgutils.for_range(builder, nfull) as lp:
             builder.store(builder.fmul(builder.load(ptr(lp.index), align=4), invv), ptr(lp.index), align=4)

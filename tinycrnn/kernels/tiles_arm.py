@@ -18,9 +18,13 @@ V registers (16-24 accumulators), each with its own pass over taps and K (a and 
   ``mul v.8h`` on zero-/sign-extended bytes, then ``sadalp`` (pairwise add into int32 lanes) and one ``addp``
   per output register at the end. Exact, no 16-bit sum is ever formed.
 """
+from functools import partial
+
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import ir_build
 
 #: What each int8 kind returns is ``sum (a - A_BIAS[kind]) * b`` (0 where absent: the exact u8 x s8 product).
 A_BIAS = {"sdot": 128}
@@ -162,15 +166,14 @@ def make_tile(kind: str, mr: int, nv: int, lanes: int = 16):
                             ptr = builder.gep(arow, [builder.add(builder.mul(lda64, c64(r0 + i)), kk)])
                             if kind == "f32":
                                 av = builder.load(ptr, align=4)
-                                splat = builder.shuffle_vector(builder.insert_element(ir.Constant(v4f32, None), av, ir.Constant(i32, 0)),
-                                                               ir.Constant(v4f32, None), izero4)
+                                splat = ir_build.splat(builder, av, v4f32)
                                 for j in range(nv_blk):
                                     acc = accs[i][j][0]
                                     builder.store(builder.call(fma, [splat, bvec[j], builder.load(acc)]), acc)
                                 continue
                             aw = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)
                             if dot:
-                                s4 = builder.shuffle_vector(builder.insert_element(izero4, aw, ir.Constant(i32, 0)), izero4, izero4)
+                                s4 = ir_build.splat(builder, aw, v4i32)
                                 sa = flip(builder.bitcast(s4, v16i8))
                                 for j in range(nv_blk):
                                     acc = accs[i][j][0]
@@ -225,17 +228,13 @@ def make_conv_epilogue(mr: int, nr: int):
             sc_v = context.cast(builder, sc_v, sa[5], types.float32)
             relu_v = context.cast(builder, relu_v, sa[9], types.boolean)
 
-            def data(k, v):
-                return context.make_array(sa[k])(context, builder, v).data
-
-            cp, op, cbp, wsp, bp = data(0, c_v), data(1, out_v), data(4, cb_v), data(6, ws_v), data(7, b_v)
+            cp, op, cbp, wsp, bp = (ir_build.array_ptr(context, builder, sa[k], v)
+                                    for k, v in ((0, c_v), (1, out_v), (4, cb_v), (6, ws_v), (7, b_v)))
 
             def c64(x):
                 return ir.Constant(i64, x)
 
-            def splat(x, ty):
-                z = ir.Constant(ty, None)
-                return builder.shuffle_vector(builder.insert_element(z, x, ir.Constant(i32, 0)), z, ir.Constant(v4i32, None))
+            splat, vptr = partial(ir_build.splat, builder), partial(ir_build.vptr, builder)
 
             def shuf(a, b, idx):
                 return builder.shuffle_vector(a, b, ir.Constant(v4i32, idx))
@@ -248,7 +247,7 @@ def make_conv_epilogue(mr: int, nr: int):
                 for j0 in range(0, nr, 4):
                     o = builder.add(o0_v, c64(j0))
                     # 4 channels' scales in one vector (fmul by element picks each); lane c = sc * w_scale[o + c]
-                    ws4 = builder.fmul(scv, builder.load(builder.bitcast(builder.gep(wsp, [o]), v4f32.as_pointer()), align=4))
+                    ws4 = builder.fmul(scv, builder.load(vptr(wsp, o, v4f32), align=4))
                     chan = []
                     for c in range(4):
                         oc = builder.add(o, c64(c))
@@ -256,8 +255,7 @@ def make_conv_epilogue(mr: int, nr: int):
                                      splat(builder.load(builder.gep(bp, [oc])), v4f32), pc))
                         pc = builder.gep(pc, [ldo_v])
                     for i0 in range(0, mr, 4):
-                        rows = [builder.load(builder.bitcast(builder.gep(cp, [c64((i0 + r) * nr + j0)]), v4i32.as_pointer()), align=4)
-                                for r in range(4)]
+                        rows = [builder.load(vptr(cp, c64((i0 + r) * nr + j0), v4i32), align=4) for r in range(4)]
                         lo01, hi01 = shuf(rows[0], rows[1], [0, 4, 1, 5]), shuf(rows[0], rows[1], [2, 6, 3, 7])
                         lo23, hi23 = shuf(rows[2], rows[3], [0, 4, 1, 5]), shuf(rows[2], rows[3], [2, 6, 3, 7])
                         cols = [shuf(lo01, lo23, [0, 1, 4, 5]), shuf(lo01, lo23, [2, 3, 6, 7]),
@@ -267,7 +265,7 @@ def make_conv_epilogue(mr: int, nr: int):
                             y = builder.fadd(builder.fmul(builder.sitofp(builder.add(cols[c], cb), v4f32), ws), bo)
                             if relu:
                                 y = builder.select(builder.fcmp_ordered(">", y, zero), y, zero)
-                            builder.store(y, builder.bitcast(builder.gep(row, [c64(i0)]), v4f32.as_pointer()), align=4)
+                            builder.store(y, vptr(row, c64(i0), v4f32), align=4)
 
             # NOTE: one body per activation (a select on the flag cost an extra instruction per vector)
             with builder.if_else(relu_v) as (then, otherwise):

@@ -37,6 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ..config import NUMBA_FLAGS_EXACT
+from . import ir_build
 from .microkernel import _FEATURES
 
 LANES8 = 8  # int32 lanes of a ymm register
@@ -119,7 +120,6 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
     a0 = builder.gep(ap, [builder.sext(a_off_v, i64)])
     lda64 = builder.sext(lda_v, i64)
     zero = ir.Constant(v8i32, None)
-    smask = ir.Constant(v8i32, None)
     accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
     bcur = cgutils.alloca_once_value(builder, builder.gep(bp, [builder.sext(b_off_v, i64)]))
     ntap = builder.extract_value(tarr.shape, 0)
@@ -138,7 +138,7 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
                 for i in range(mr):
                     ptr = builder.gep(arow, [builder.add(builder.mul(lda64, ir.Constant(i64, i)), kk)])
                     av = builder.load(builder.bitcast(ptr, i32.as_pointer()), align=1)  # E elements = 32 bits
-                    splat = builder.shuffle_vector(builder.insert_element(zero, av, ir.Constant(i32, 0)), zero, smask)
+                    splat = ir_build.splat(builder, av, v8i32)
                     for j in range(nv):
                         acc = builder.load(accs[i][j])
                         if kind != "u8s8":

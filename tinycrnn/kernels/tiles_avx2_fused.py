@@ -2,11 +2,14 @@
 the accumulators are still in registers: :func:`fused_kernel`), and one stored tile row's epilogue as vector IR
 (:func:`epilogue`). Twins: the plain-loop tile followed by the scalar epilogue (:func:`_make_fused_fallback`).
 """
+from functools import partial
+
 import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from ..config import NUMBA_FLAGS_EXACT
+from . import ir_build
 from .tiles_avx2 import _KINDS, _TILES, NR, NV, _ir_products, _make_fallback
 
 
@@ -30,14 +33,12 @@ def _make_fused_intrinsic(kind, mr, bias_rows):
             v = {k: context.cast(builder, args[k], sa[k], types.int64) for k in (8, 9, 10, 11, 13, 16, 18)}
 
             def data(k):
-                return context.make_array(sa[k])(context, builder, args[k]).data
+                return ir_build.array_ptr(context, builder, sa[k], args[k])
 
             def vload(k, off, ty):
-                return builder.load(builder.bitcast(builder.gep(data(k), [off]), ty.as_pointer()), align=4)
+                return ir_build.vload(builder, data(k), off, ty)
 
-            def splat(x, ty):
-                z = ir.Constant(ty, None)
-                return builder.shuffle_vector(builder.insert_element(z, x, ir.Constant(i32, 0)), z, ir.Constant(ivec, None))
+            splat = partial(ir_build.splat, builder)
 
             c0 = v[16]
             csv = vload(14, c0, vec)
@@ -149,22 +150,15 @@ def epilogue(typingctx, dst, d0, ct, c0, corr, u, vs, v0, bs, nj, code):
         from .microkernel import LANES, ir_masked_f32
 
         sa = signature.args
-        vals = [context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a for a, t in zip(args, sa)]
-        dst_v, d0_v, ct_v, c0_v, corr_v, u_v, vs_v, v0_v, bs_v, nj_v, code_v = vals
+        dst_v, d0_v, ct_v, c0_v, corr_v, u_v, vs_v, v0_v, bs_v, nj_v, code_v = ir_build.int64_args(context, builder, args, sa)
         u_v = context.cast(builder, args[5], sa[5], types.float32)
         i32, f32 = ir.IntType(32), ir.FloatType()
         vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
 
         def data(k, v):
-            return context.make_array(sa[k])(context, builder, v).data
+            return ir_build.array_ptr(context, builder, sa[k], v)
 
-        def vload(ptr, off, ty):
-            return builder.load(builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer()), align=4)
-
-        def splat(x, ty):
-            z = ir.Constant(ty, None)
-            return builder.shuffle_vector(builder.insert_element(z, x, ir.Constant(i32, 0)), z, ir.Constant(ivec, None))
-
+        vload, splat = partial(ir_build.vload, builder), partial(ir_build.splat, builder)
         zero64 = ir.Constant(ir.IntType(64), 0)
         acc = builder.sub(vload(data(2, ct_v), c0_v, ivec), vload(data(4, corr_v), zero64, ivec))
         scale = builder.fmul(splat(u_v, vec), vload(data(6, vs_v), v0_v, vec))
