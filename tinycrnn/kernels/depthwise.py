@@ -7,12 +7,12 @@ for these layers; a direct loop over the window is several times faster. The twi
 ``ref.conv2d_ref`` with ``groups == C``.
 
 Two paths. 3x3 and 5x5 windows with column stride 1 and row stride 1 or 2 (all of PP-OCRv2's
-13 depthwise layers) take a row-group kernel emitted as LLVM IR (:func:`_make_rows`, 16-lane vector IR; AVX-512, or AVX2 + FMA):
-it reads x in place (no zero-padded copy), computes up to 4 output rows x 16 columns per step
+13 depthwise layers) take a row-group kernel emitted as LLVM IR (:func:`_make_rows`, 16-lane vector IR on AVX-512 and aarch64, 8-lane on AVX2 + FMA: :data:`DW_LANES`):
+it reads x in place (no zero-padded copy), computes up to 4 output rows x 16 (8) columns per step
 so each input row vector loaded serves every output row it touches (a 5x5 window on a 4-row map
 loads each vector once for 3-4 outputs), keeps the window's kh*kw weights in registers, and
 fuses bias + activation into the one store. Column padding is masked loads on the first and
-last 16-column blocks; row padding is skipping rows. Everything else (other windows, column
+last column blocks; row padding is skipping rows. Everything else (other windows, column
 stride 2, CPUs without vector FMA) takes the plain loop ``_depthwise_loop`` over a zero-bordered copy;
 column stride 2 (PP-OCRv4's detector) splits that copy into even and odd columns (``_depthwise_loop_s2``).
 """
@@ -24,24 +24,24 @@ from numba.extending import intrinsic
 from ..config import NUMBA_FLAGS
 from .activations import ACT_CODES, _act
 from . import ir_build
-from .microkernel import HAS_VEC, LANES, ir_masked_f32
+from .microkernel import HAS_VEC, LANES, YMM_F32, ir_masked_f32
 
 #: output rows per step of the row-group kernel (the remainder takes 2- and 1-row steps)
 ROWS = 4
 
 
 def ir_activation(builder, code, ys):
-    """LLVM IR of ``activations._act`` on <16 x float> vectors ``ys`` for the i64 ``code``; returns the results.
+    """LLVM IR of ``activations._act`` on float vectors ``ys`` (all of one width) for the i64 ``code``; returns the results.
 
     NOTE: HardSwish (every PP-OCR conv) on its own branch: a select chain over all four activations
     costs ~10% of a 5x5 depthwise layer. Shared by the AVX-512 epilogues here and in :mod:`.int8`."""
     from llvmlite import ir
 
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vec = ir.VectorType(f32, LANES)
+    i64 = ir.IntType(64)
+    vec = ys[0].type
 
     def splat(v):
-        return ir.Constant(vec, [v] * LANES)
+        return ir.Constant(vec, [v] * vec.count)
 
     k0, k1, k3, k6, khalf, k6i = (splat(v) for v in (0.0, 1.0, 3.0, 6.0, 0.5, 1.0 / 6.0))
 
@@ -63,15 +63,16 @@ def ir_activation(builder, code, ys):
     return [builder.load(o) for o in out]
 
 
-def _make_rows(kh: int, kw: int, sh: int):
-    """The row-group kernel for a kh x kw window and row stride sh (column stride 1), as an intrinsic.
+def _make_rows(kh: int, kw: int, sh: int, lanes: int):
+    """The row-group kernel for a kh x kw window and row stride sh (column stride 1) on ``lanes``-wide float
+    vectors (:data:`DW_LANES`), as an intrinsic.
 
     Call inside ``@njit`` code (1-D float32 arrays, offsets in elements)::
 
         rows(out, o_off, x, x_off, h, wd, wo, w, w_off, bias, code, oy0, nr, ph, pw, t0, tm, nbt)
 
     writes ``nr`` (1..4; 3 is done as 2) output rows ``oy0..`` of one channel plane, all ``nbt``
-    16-column blocks: ``out[o_off + r*wo + ox]`` for the plane ``x[x_off + iy*wd + ix]`` (h rows of wd).
+    ``lanes``-column blocks: ``out[o_off + r*wo + ox]`` for the plane ``x[x_off + iy*wd + ix]`` (h rows of wd).
     Blocks ``[t0, tm)`` read only in-range columns (plain loads); the others use masked loads and
     stores. Returns the number of rows written (4, 2 or 1).
     """
@@ -87,9 +88,9 @@ def _make_rows(kh: int, kw: int, sh: int):
                                    for a, t in zip(args, signature.args)]
             sa = signature.args
             i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
-            vec, ivec = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32")
-            mload, mstore = ir_masked_f32(builder)
+            vec, ivec = ir.VectorType(f32, lanes), ir.VectorType(i32, lanes)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}f32")
+            mload, mstore = ir_masked_f32(builder, lanes)
             op = context.make_array(sa[0])(context, builder, out_v).data
             xp = context.make_array(sa[2])(context, builder, x_v).data
             wp = context.make_array(sa[7])(context, builder, w_v).data
@@ -107,7 +108,7 @@ def _make_rows(kh: int, kw: int, sh: int):
             iy0 = builder.sub(builder.mul(oy0_v, const(sh)), ph_v)
             xb = builder.gep(xp, [x_off_v])
             obase = builder.gep(op, [o_off_v])
-            iota = ir.Constant(ivec, list(range(LANES)))
+            iota = ir.Constant(ivec, list(range(lanes)))
             wd32, wo32 = splat(builder.trunc(wd_v, i32), ivec), splat(builder.trunc(wo_v, i32), ivec)
 
             def group(r):  # r output rows, every column block
@@ -123,13 +124,13 @@ def _make_rows(kh: int, kw: int, sh: int):
                     with cgutils.for_range_slice(builder, lo, hi, const(1), inc=True) as (t, _):
                         if masked:  # t counts the edge blocks [0, t0) then [tm, nbt): one copy of this code
                             t = builder.select(builder.icmp_signed("<", t, t0_v), t, builder.add(t, builder.sub(tm_v, t0_v)))
-                        ox = builder.mul(t, const(LANES))
+                        ox = builder.mul(t, const(lanes))
                         if masked:
                             # NOTE: a last block past wo moves left to end at wo (when wo >= 16): it recomputes a few
                             # columns of the block before, bit for bit the same values, and stores without masks
-                            past = builder.icmp_signed(">", builder.add(ox, const(LANES)), wo_v)
-                            fits = builder.icmp_signed(">=", wo_v, const(LANES))
-                            ox = builder.select(builder.and_(past, fits), builder.sub(wo_v, const(LANES)), ox)
+                            past = builder.icmp_signed(">", builder.add(ox, const(lanes)), wo_v)
+                            fits = builder.icmp_signed(">=", wo_v, const(lanes))
+                            ox = builder.select(builder.and_(past, fits), builder.sub(wo_v, const(lanes)), ox)
                             c0 = splat(builder.trunc(builder.sub(ox, pw_v), i32), ivec)
                             masks = []
                             for j in range(kw):
@@ -156,7 +157,7 @@ def _make_rows(kh: int, kw: int, sh: int):
                                 builder.store(y, builder.bitcast(dst, vec.as_pointer()), align=4)
 
                         if masked:  # NOTE: a masked store only where the block ends past wo (slow on AMD cores)
-                            full = builder.icmp_signed("<=", builder.add(ox, const(LANES)), wo_v)
+                            full = builder.icmp_signed("<=", builder.add(ox, const(lanes)), wo_v)
                             with builder.if_else(full, likely=True) as (whole, part):
                                 with whole:
                                     plain_stores()
@@ -190,7 +191,11 @@ def _make_rows(kh: int, kw: int, sh: int):
     return rows
 
 
-_R3S1, _R3S2, _R5S1, _R5S2 = (_make_rows(k, k, s) for k in (3, 5) for s in (1, 2))
+#: Vector width of the row-group kernel: 16 floats (one zmm; four NEON registers) on AVX-512 and aarch64; 8 (one ymm)
+#: on AVX2, whose 16 registers cannot hold a 3x3 window's 9 weight vectors and 4 rows' accumulators at 16 lanes (2 ymm
+#: each): LLVM spilled them to the stack inside the block loop.
+DW_LANES = 8 if YMM_F32 else LANES
+_R3S1, _R3S2, _R5S1, _R5S2 = (_make_rows(k, k, s, DW_LANES) for k in (3, 5) for s in (1, 2))
 
 
 @njit(**NUMBA_FLAGS)
@@ -201,11 +206,12 @@ def _depthwise_rows(x, w, bias, kh, sh, ph, pw, code, out):
     kw = kh
     xf = x.reshape(n * c * h * wd)
     of = out.reshape(n * c * ho * wo)
-    nbt = (wo + LANES - 1) // LANES
-    # blocks [t0, tm) read input columns [16t - pw, 16t - pw + 15 + kw - 1] inside [0, wd) and store 16 columns
-    t0 = (pw + LANES - 1) // LANES
-    t1 = (wd - kw + pw - LANES) // LANES + 1 if wd - kw + pw - LANES >= 0 else 0
-    t1 = min(t1, wo // LANES)
+    L = DW_LANES
+    nbt = (wo + L - 1) // L
+    # blocks [t0, tm) read input columns [L*t - pw, L*t - pw + L - 1 + kw - 1] inside [0, wd) and store L columns
+    t0 = (pw + L - 1) // L
+    t1 = (wd - kw + pw - L) // L + 1 if wd - kw + pw - L >= 0 else 0
+    t1 = min(t1, wo // L)
     tm = max(t0, t1)
     if t0 > nbt:
         t0 = tm = nbt

@@ -104,18 +104,19 @@ def ir_pointer_suffix(pointee):
     return "p0" if opaque else "p0" + pointee
 
 
-def ir_masked_f32(builder):
+def ir_masked_f32(builder, lanes: int = LANES):
     """``load(ptr, mask, passthru)`` and ``store(value, ptr, mask)``: ``llvm.masked.load`` / ``store`` of a
-    <16 x float> at a float pointer (alignment 4, ``mask`` a <16 x i1>).
+    <lanes x float> at a float pointer (alignment 4, ``mask`` a <lanes x i1>; 16 lanes unless told).
 
-    NOTE: the pointer is cast to ``<16 x float>*``, the intrinsics' operand type under typed pointers (and a
+    NOTE: the pointer is cast to ``<lanes x float>*``, the intrinsics' operand type under typed pointers (and a
     no-op cast under opaque ones), and the name mangled to match (:func:`ir_pointer_suffix`)."""
     from llvmlite import ir
 
     i32 = ir.IntType(32)
-    vec, mvec = ir.VectorType(ir.FloatType(), LANES), ir.VectorType(ir.IntType(1), LANES)
+    vec, mvec = ir.VectorType(ir.FloatType(), lanes), ir.VectorType(ir.IntType(1), lanes)
     vptr, align = vec.as_pointer(), ir.Constant(i32, 4)
-    name = "v16f32." + ir_pointer_suffix("v16f32")
+    vname = f"v{lanes}f32"
+    name = vname + "." + ir_pointer_suffix(vname)
     ld = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vptr, i32, mvec, vec]), "llvm.masked.load." + name)
     st = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(ir.VoidType(), [vec, vptr, i32, mvec]), "llvm.masked.store." + name)
