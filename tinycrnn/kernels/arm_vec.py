@@ -116,15 +116,14 @@ def _make_transpose16():
 
             sa = signature.args
             src_v, s_off_v, s_ld_v, dst_v, d_off_v, d_ld_v = args
-            i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+            i8, i32 = ir.IntType(8), ir.IntType(32)
             v16 = ir.VectorType(i8, 16)
             s_off_v, s_ld_v, d_off_v, d_ld_v = (context.cast(builder, v, t, types.int64) for v, t in
                                                 ((s_off_v, sa[1]), (s_ld_v, sa[2]), (d_off_v, sa[4]), (d_ld_v, sa[5])))
             sp, dp = ir_build.array_ptr(context, builder, sa[0], src_v), ir_build.array_ptr(context, builder, sa[3], dst_v)
 
             def at(p, off, ld, k):
-                return builder.bitcast(builder.gep(p, [builder.add(off, builder.mul(ld, ir.Constant(i64, k)))]),
-                                       v16.as_pointer())
+                return ir_build.row_ptr(builder, p, off, ld, k, v16)
 
             v = [builder.load(at(sp, s_off_v, s_ld_v, k), align=1) for k in range(16)]
             lo = ir.Constant(ir.VectorType(i32, 16), [i // 2 + 16 * (i % 2) for i in range(16)])  # zip1

@@ -84,16 +84,13 @@ def _make_rows(kh: int, kw: int, sh: int, lanes: int):
 
         def codegen(context, builder, signature, args):
             (out_v, o_off_v, x_v, x_off_v, h_v, wd_v, wo_v, w_v, w_off_v, bias_v, code_v, oy0_v, nr_v, ph_v, pw_v,
-             t0_v, tm_v, nbt_v) = [context.cast(builder, a, t, types.int64) if isinstance(t, types.Integer) else a
-                                   for a, t in zip(args, signature.args)]
+             t0_v, tm_v, nbt_v) = ir_build.int64_args(context, builder, args, signature.args)
             sa = signature.args
             i64, i32, f32 = ir.IntType(64), ir.IntType(32), ir.FloatType()
             vec, ivec = ir.VectorType(f32, lanes), ir.VectorType(i32, lanes)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}f32")
             mload, mstore = ir_masked_f32(builder, lanes)
-            op = context.make_array(sa[0])(context, builder, out_v).data
-            xp = context.make_array(sa[2])(context, builder, x_v).data
-            wp = context.make_array(sa[7])(context, builder, w_v).data
+            op, xp, wp = (ir_build.array_ptr(context, builder, sa[k], v) for k, v in ((0, out_v), (2, x_v), (7, w_v)))
             zero, izero = ir.Constant(vec, None), ir.Constant(ivec, None)
 
             def const(v):

@@ -1,9 +1,10 @@
 """The LLVM IR building blocks that every kernel written as an intrinsic needs: an array's data pointer, a
-vector load at an element offset, a broadcast, and integer arguments widened to i64.
+vector pointer or load at an element offset (or at row k of a strided block), a broadcast, and integer arguments
+widened to i64.
 
-Why a module of its own: the intrinsics (:mod:`.int8_pointwise`, :mod:`.tiles_avx2_fused`, :mod:`.quant_ir`,
-:mod:`.arm_vec`, :mod:`.tiles_arm`) each wrote these few lines again as local closures. They emit exactly
-the instructions the closures did (the same loads, alignments and shuffles), so the machine code is unchanged.
+Why a module of its own: every intrinsic module of this package wrote these few lines again as local closures.
+They emit exactly the instructions the closures did (the same loads, alignments and shuffles), so the machine code
+is unchanged.
 """
 from numba import types
 
@@ -16,6 +17,13 @@ def array_ptr(context, builder, ty, val):
 def vptr(builder, ptr, off, ty):
     """``ptr + off`` (elements) as a pointer to ``ty`` (a vector type)."""
     return builder.bitcast(builder.gep(ptr, [off]), ty.as_pointer())
+
+
+def row_ptr(builder, ptr, off, stride, k, ty):
+    """``ptr + off + k*stride`` (elements; ``k`` a Python int) as a pointer to ``ty``: row ``k`` of a strided block."""
+    from llvmlite import ir
+
+    return vptr(builder, ptr, builder.add(off, builder.mul(stride, ir.Constant(ir.IntType(64), k))), ty)
 
 
 def vload(builder, ptr, off, ty, align=4):

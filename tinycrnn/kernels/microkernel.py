@@ -145,10 +145,10 @@ def _make_intrinsic(kind, mr, nv):
             f32 = ir.FloatType()
             lane = i32 if kind == "u8s8" else f32
             vec = ir.VectorType(lane, LANES)
-            cp = context.make_array(cty)(context, builder, c_v).data
-            ap = context.make_array(aty)(context, builder, a_v).data
+            cp = ir_build.array_ptr(context, builder, cty, c_v)
+            ap = ir_build.array_ptr(context, builder, aty, a_v)
             tarr = context.make_array(tty)(context, builder, taps_v)
-            bp = context.make_array(bty)(context, builder, b_v).data
+            bp = ir_build.array_ptr(context, builder, bty, b_v)
             if kind == "u8s8":
                 fn = cgutils.get_or_insert_function(
                     builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.x86.avx512.vpdpbusd.512"
@@ -270,10 +270,10 @@ def _make_ymm_f32(mr, nv):
             cty, aty, _, _, tty, _, bty, _ = signature.args
             i64, f32 = ir.IntType(64), ir.FloatType()
             vec = ir.VectorType(f32, ylanes)
-            cp = context.make_array(cty)(context, builder, c_v).data
-            ap = context.make_array(aty)(context, builder, a_v).data
+            cp = ir_build.array_ptr(context, builder, cty, c_v)
+            ap = ir_build.array_ptr(context, builder, aty, a_v)
             tarr = context.make_array(tty)(context, builder, taps_v)
-            bp = context.make_array(bty)(context, builder, b_v).data
+            bp = ir_build.array_ptr(context, builder, bty, b_v)
             fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v8f32")
             a0 = builder.gep(ap, [builder.sext(a_off_v, i64)])
             b0 = builder.gep(bp, [builder.sext(b_off_v, i64)])
@@ -367,7 +367,7 @@ def _make_prefetch():
 
         def codegen(context, builder, signature, args):
             a_v, off_v = args
-            ptr = builder.gep(context.make_array(signature.args[0])(context, builder, a_v).data, [builder.sext(off_v, ir.IntType(64))])
+            ptr = builder.gep(ir_build.array_ptr(context, builder, signature.args[0], a_v), [builder.sext(off_v, ir.IntType(64))])
             i8p = ir.IntType(8).as_pointer()
             i32 = ir.IntType(32)
             name = "llvm.prefetch." + ir_pointer_suffix("i8")

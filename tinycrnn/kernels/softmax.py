@@ -46,7 +46,7 @@ def _softmax_row_zmm(typingctx, y, off, k_len):
         def splat(v):
             return ir.Constant(vec, [v] * LANES)
 
-        base = builder.gep(context.make_array(signature.args[0])(context, builder, y_v).data, [off_v])
+        base = builder.gep(ir_build.array_ptr(context, builder, signature.args[0], y_v), [off_v])
         nfull = builder.sdiv(k_v, ir.Constant(i64, LANES))
         rem = builder.trunc(builder.sub(k_v, builder.mul(nfull, ir.Constant(i64, LANES))), i32)
         tmask = builder.icmp_signed("<", ir.Constant(ivec, list(range(LANES))),

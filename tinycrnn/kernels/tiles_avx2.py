@@ -102,9 +102,9 @@ def _ir_products(context, builder, kind, mr, nv, sa, args):
     i64, i32, i16 = ir.IntType(64), ir.IntType(32), ir.IntType(16)
     v8i32 = ir.VectorType(i32, LANES8)
     v16i16 = ir.VectorType(i16, 16)
-    ap = context.make_array(aty)(context, builder, a_v).data
+    ap = ir_build.array_ptr(context, builder, aty, a_v)
     tarr = context.make_array(tty)(context, builder, taps_v)
-    bp = context.make_array(bty)(context, builder, b_v).data
+    bp = ir_build.array_ptr(context, builder, bty, b_v)
     mod = builder.module
 
     def fn(name, ret, argtys):
@@ -161,7 +161,7 @@ def _make_intrinsic(kind, mr, nv):
         def codegen(context, builder, signature, args):
             accs = _ir_products(context, builder, kind, mr, nv, signature.args[1:], args[1:])
             i64, v8i32 = ir.IntType(64), ir.VectorType(ir.IntType(32), LANES8)
-            cp = context.make_array(signature.args[0])(context, builder, args[0]).data
+            cp = ir_build.array_ptr(context, builder, signature.args[0], args[0])
             for i in range(mr):
                 for j in range(nv):
                     dst = builder.gep(cp, [ir.Constant(i64, (i * nv + j) * LANES8)])

@@ -12,6 +12,8 @@ zip/uzp/ext pairs, and a CPU without vectors scalar moves; a copy, so bit-exact 
 from numba import types
 from numba.extending import intrinsic
 
+from .ir_build import array_ptr, int64_args, row_ptr
+
 _UNPACK = ([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15])
 _PAIRS = ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15])
 _HALVES = ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15])
@@ -26,19 +28,16 @@ def transpose8x8(typingctx, src, s_off, s_stride, dst, d_off, d_stride):
         from llvmlite import ir
 
         sa = signature.args
-        src_v, s_off_v, s_st_v, dst_v, d_off_v, d_st_v = [
-            context.cast(builder, v, t, types.int64) if isinstance(t, types.Integer) else v for v, t in zip(args, sa)]
-        i32, i64 = ir.IntType(32), ir.IntType(64)
+        src_v, s_off_v, s_st_v, dst_v, d_off_v, d_st_v = int64_args(context, builder, args, sa)
+        i32 = ir.IntType(32)
         vec = ir.VectorType(ir.FloatType(), 8)
-        sp = context.make_array(sa[0])(context, builder, src_v).data
-        dp = context.make_array(sa[3])(context, builder, dst_v).data
+        sp, dp = array_ptr(context, builder, sa[0], src_v), array_ptr(context, builder, sa[3], dst_v)
 
         def shuffle(a, b, mask):
             return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(i32, 8), mask))
 
         def at(ptr, off, stride, k):
-            return builder.bitcast(builder.gep(ptr, [builder.add(off, builder.mul(stride, ir.Constant(i64, k)))]),
-                                   vec.as_pointer())
+            return row_ptr(builder, ptr, off, stride, k, vec)
 
         r = [builder.load(at(sp, s_off_v, s_st_v, i), align=4) for i in range(8)]
         t = [shuffle(r[2 * p], r[2 * p + 1], _UNPACK[h]) for p in range(4) for h in (0, 1)]  # t[2p + h]
