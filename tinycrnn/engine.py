@@ -38,7 +38,7 @@ class Model:
 
     def __init__(self, model_file: ModelFile, backend: Optional[str] = None):
         from .graph import build_graph
-        from .kernels import get_kernels, int8_is_fast
+        from .kernels import get_kernels, int8_slow_reason
 
         self.path = model_file.path
         self.manifest = model_file.manifest
@@ -60,11 +60,9 @@ class Model:
         self.labels: List[str] = [str(v) for v in self.manifest.get("labels", [])]
         self.backend = backend or kernel_backend()
         kernels = get_kernels(self.backend)
-        if self.manifest.get("quant") and self.backend == "numba" and not int8_is_fast():
-            warnings.warn(f"{self.name}: int8 model on a CPU without AVX2 or AVX-512 VNNI, where tinycrnn's int8 "
-                          "kernels are not measured faster than its FP32 ones (x86 without AVX2: portable loops; ARM: "
-                          "NEON tiles, only instruction counts under emulation so far); load the FP32 model instead",
-                          RuntimeWarning, stacklevel=3)
+        slow = int8_slow_reason() if self.manifest.get("quant") and self.backend == "numba" else None
+        if slow:
+            warnings.warn(f"{self.name}: int8 model on {slow}; load the FP32 model instead", RuntimeWarning, stacklevel=3)
         tensors = model_file.tensors
         probe_h = self.height or -(-_PROBE_HEIGHT // self.multiple) * self.multiple
         probe: Tuple[int, ...] = (self.channels, probe_h, -(-_PROBE_WIDTH // self.multiple) * self.multiple)

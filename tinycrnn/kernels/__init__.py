@@ -52,23 +52,42 @@ def _linear_numba(x, weight, bias, act="none"):
 
 def int8_is_fast(backend: str = "numba") -> bool:
     """Whether int8 models run faster than their FP32 twins here: the Numba kernels on a CPU with AVX-512 VNNI
-    (:mod:`.int8`) or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI).
+    (:mod:`.int8`), or with AVX2 (:mod:`.int8_avx2`, also AVX-VNNI) on a core with two vector integer multiply pipes.
 
     On x86 without AVX2 the int8 tiles are portable loops, far slower than the FP32 models on the same
     CPU (before the AVX2 tiles, compiled for Haswell: ppocrv2_zh 15.5 ms, its int8 file 152 ms per 32x320
     line). On aarch64 they are NEON tiles (:mod:`.tiles_arm`: sdot on ARMv8.2, mul + sadalp on ARMv8.0),
     measured only as executed instructions under emulation (a76: english_g2 int8 0.49x its FP32 model; a72:
     2.3x), not timed on a real core, so the defaults keep FP32 models there (``page.defaults.fast_models``).
-    On AVX2 the int8 files read the same texts as on AVX-512 (exact integer kernels); per line they run about
-    0.7x (english_g2: exact int8 Winograd convs, :mod:`.int8_winograd`) and 0.76x (PP-OCRv2) their FP32 time;
-    figures in benchmarks/RESULTS.md.
+    On AVX2 the int8 files read the same texts as on AVX-512 (exact integer kernels); on a Zen 3 core they run about
+    0.7x (english_g2: exact int8 Winograd convs, :mod:`.int8_winograd`) and 0.76x (PP-OCRv2) their FP32 time per
+    line, because ``vpmaddwd`` issues on two pipes there (~1.5x FP32's multiply-adds per cycle). Haswell, Broadwell,
+    Zen 1 and Zen 2 issue it on one (:func:`.cpu_features.one_int_multiply_pipe`): int8 multiply-adds at FP32's
+    rate, so the int8 convs lose what the LSTMs gain (estimated ~1.0x per line, not measured) and the FP32 models,
+    the reference's numbers, are the defaults there. Figures in benchmarks/RESULTS.md.
     """
+    return int8_slow_reason(backend) is None
+
+
+def int8_slow_reason(backend: str = "numba"):
+    """Why int8 models are not the faster ones here (one line for a warning), or None where they are."""
     if backend != "numba":
-        return False
+        return "the NumPy reference kernels are not the fast ones"
     from .int8_avx2 import AVAILABLE
     from .microkernel import HAS_VNNI
 
-    return HAS_VNNI or AVAILABLE
+    if HAS_VNNI:
+        return None
+    if not AVAILABLE:
+        return ("a CPU without AVX2 or AVX-512 VNNI, where tinycrnn's int8 kernels are not measured faster than its "
+                "FP32 ones (x86 without AVX2: portable loops; ARM: NEON tiles, only instruction counts under "
+                "emulation so far)")
+    from .cpu_features import one_int_multiply_pipe, target_cpu_name
+
+    if one_int_multiply_pipe():
+        return (f"a {target_cpu_name()} core, which issues AVX2's int8 multiply-add on one pipe: int8 runs at about "
+                "FP32's speed there (estimated from instruction tables, not measured)")
+    return None
 
 
 def _graph_ref():

@@ -4,7 +4,8 @@ A kernel needing a feature is used only when both hold: the CPU has it (``AT_HWC
 ``/proc/cpuinfo`` Features) and Numba's target machine enables it (``NUMBA_CPU_FEATURES`` / ``NUMBA_CPU_NAME``, else
 LLVM's host detection). NOTE: compiling ``llvm.aarch64.neon.sdot`` for a target without dotprod aborts the process
 (``LLVM ERROR: Cannot select``), and running it on a CPU without it raises SIGILL: neither can be caught, so both
-are checked before any such kernel is built. x86 feature detection stays in :mod:`.microkernel`.
+are checked before any such kernel is built. x86 feature detection stays in :mod:`.microkernel`; the x86 CPU *class*
+that decides whether int8 pays (:func:`one_int_multiply_pipe`) is here, by name like the aarch64 dotprod rule.
 """
 import platform
 import struct
@@ -23,6 +24,33 @@ DOTPROD_CPUS = frozenset(
     "neoverse-512tvb ampere1 ampere1a ampere1b apple-a12 apple-a13 apple-a14 apple-a15 apple-a16 apple-a17 "
     "apple-m1 apple-m2 apple-m3 apple-m4 carmel tsv110 a64fx exynos-m4 exynos-m5 kryo".split()
 )
+
+
+#: LLVM x86 CPU names whose cores issue the 256-bit integer multiply-add ``vpmaddwd`` on one pipe against two FMA pipes
+#: (Intel Haswell and Broadwell, port 0 only; AMD Zen 1 and Zen 2, FP0 only; ``core-avx2`` is LLVM's alias for
+#: Haswell): there the int8 multiply-adds of :mod:`.int8_avx2` issue at FP32's rate, not ~1.5x it as on Skylake and
+#: later or Zen 3 (two pipes). From Intel's and AMD's instruction tables and LLVM's scheduling models
+#: (``benchmarks/mca_rates.py``), not timed: none of these cores is available to this project.
+ONE_INT_MULTIPLY_PIPE_CPUS = frozenset("haswell core-avx2 broadwell znver1 znver2".split())
+#: Names that say nothing about the microarchitecture (portable builds): the host's own name decides.
+_GENERIC_CPU_NAMES = frozenset("host generic x86-64 x86-64-v2 x86-64-v3 x86-64-v4".split())
+
+
+def target_cpu_name() -> str:
+    """The core the kernels are meant for: ``NUMBA_CPU_NAME`` when it names a microarchitecture (a build for a fleet of
+    Haswell servers), else LLVM's host CPU name. Speed classes only: what may be *compiled* is the target's feature
+    set (:func:`target_has_dotprod`, ``microkernel._cpu_features``), where a generic name means no optional features."""
+    from numba import config
+    from llvmlite import binding as llvm
+
+    name = (config.CPU_NAME or "").lower()
+    return name if name and name not in _GENERIC_CPU_NAMES else llvm.get_host_cpu_name().lower()
+
+
+def one_int_multiply_pipe(cpu_name=None) -> bool:
+    """Whether the x86 core compiled for (:func:`target_cpu_name` when None) has one vector integer multiply pipe
+    (:data:`ONE_INT_MULTIPLY_PIPE_CPUS`), where AVX2 int8 models are not faster than their FP32 twins."""
+    return (cpu_name or target_cpu_name()).lower() in ONE_INT_MULTIPLY_PIPE_CPUS
 
 
 def _hwcap_auxv(path="/proc/self/auxv"):
