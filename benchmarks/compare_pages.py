@@ -64,6 +64,7 @@ def make(spec: Dict[str, Any], recognizer):
     for k, v in spec.items():
         if k.startswith("reader."):
             setattr(ocr.reader, k[7:], v)
+            setattr(ocr.learned_reader, k[7:], v)
         elif k.startswith("ocr."):
             setattr(ocr, k[4:], v)
     return ocr
@@ -81,9 +82,9 @@ class ColumnCounter:
         self.model, self.forward, self.cur, self.cols = model, model.forward, 0, [0] * n
         model.forward = self
 
-    def __call__(self, x):
+    def __call__(self, x, *args):
         self.cols[self.cur] += x.shape[0] * x.shape[3]
-        return self.forward(x)
+        return self.forward(x, *args)
 
 
 def run_pages(ocrs, data: str, limit: int) -> Dict[str, Any]:

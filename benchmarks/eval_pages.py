@@ -187,6 +187,8 @@ def main(argv=None) -> int:
     ap.add_argument("--crop-steps", default=None, help="comma-separated crop steps (default: per model)")
     ap.add_argument("--max-ratio", type=float, default=10.0)
     ap.add_argument("--right-margin", type=int, default=None)
+    ap.add_argument("--squeeze-width", type=int, default=None,
+                    help="squeeze-and-excitation means as if lines were padded to this width (0: off; default: per detector)")
     ap.add_argument("--gap", type=float, default=None, help="detector gap (text heights)")
     ap.add_argument("--dash-gap", type=float, default=None, help="erase dashed separators with gaps up to this many text heights (0: solid rules only)")
     ap.add_argument("--no-small-marks", action="store_true", help="do not recover small ':' and '.' marks the speck filter drops")
@@ -256,11 +258,12 @@ def main(argv=None) -> int:
     ocr = make_ocr(args.model, **kw)
     if args.second_look is not None:
         ocr.second_look = args.second_look
-    if args.no_commas:
-        ocr.reader.commas = False
-    for name in ("recover", "x_scale", "min_token_score", "bucket", "batch_size", "space_gap"):
-        if getattr(args, name) is not None:
-            setattr(ocr.reader, name, getattr(args, name))
+    for reader in (ocr.reader, ocr.learned_reader):
+        if args.no_commas:
+            reader.commas = False
+        for name in ("recover", "x_scale", "min_token_score", "bucket", "batch_size", "space_gap", "squeeze_width"):
+            if getattr(args, name) is not None:
+                setattr(reader, name, getattr(args, name))
     t = time.perf_counter()
     r = evaluate(ocr, args.data, args.limit, args.verbose, args.dump, args.oracle_boxes, args.half, args.rotate180)
     r["wall_s"] = time.perf_counter() - t

@@ -68,9 +68,9 @@ def _crops_read(photo_crops, monkeypatch):
     seen = []
     real = type(ocr).read_crops
 
-    def spy(self, crops, trimmed):
+    def spy(self, crops, trimmed, reader=None):
         seen.extend(crops)
-        return real(self, crops, trimmed)
+        return real(self, crops, trimmed, reader)
 
     monkeypatch.setattr(type(ocr), "read_crops", spy)
     res = ocr.read(page)

@@ -98,12 +98,16 @@ class Model:
                 return w
         raise WeightFormatError(f"{self.name}: no input width up to {_MAX_MIN_WIDTH} gives a non-empty output")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, squeeze_width: int = 0) -> np.ndarray:
         """Run the network.
 
         Args:
             x: float32 ``[B, channels, height, W]`` (other float dtypes are converted), ``W >= min_width``;
                 detectors: any H and W that are multiples of ``multiple``.
+            squeeze_width: recognisers with squeeze-and-excitation layers (PP-OCRv2): their global means are taken
+                as if every line were padded with blank (``preprocess.pad_value``) columns to this width, as
+                PaddleOCR pads lines to 320 px, while only ``W`` columns are computed (:mod:`tinycrnn.ops.se`).
+                0, or not wider than ``W``: the plain forward pass.
 
         Returns:
             float32. Recognisers: ``[B, T, K]`` logits, or probabilities when
@@ -127,7 +131,27 @@ class Model:
         bad_h = x.shape[2] != self.height if self.height is not None else x.shape[2] % self.multiple or x.shape[2] < 1
         if bad_h or x.shape[3] % self.multiple:
             raise InputTypeError(f"{self.name}: forward expects {expected}, got {list(x.shape)}")
-        return self.graph.run(np.ascontiguousarray(x, dtype=np.float32))
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if squeeze_width > x.shape[3] and self.task == "recognize":
+            self._find_blank_columns()
+            return self.graph.run(x, int(squeeze_width))
+        return self.graph.run(x)
+
+    def _find_blank_columns(self) -> None:
+        """Each squeeze-and-excitation layer's ``blank_sum``: its input's middle column when the model reads a blank
+        line 256 columns wide (far enough from both edges for these models' receptive fields), summed over rows.
+        Once per model; the later layers' blank columns are those of a blank line (its own gates), an approximation
+        measured on pages (benchmarks/RESULTS.md)."""
+        squeezes = [op for op in self.ops if hasattr(op, "padded")]
+        if not squeezes or squeezes[0].blank_sum is not None:
+            return
+        pad = float(self.manifest.get("preprocess", {}).get("pad_value", 0.0))
+        seen: dict = {}
+        width = max(-(-256 // self.multiple) * self.multiple, self.min_width)
+        self.graph.run(np.full((1, self.channels, self.height, width), pad, np.float32), record=seen)
+        for op in squeezes:
+            m = seen[op.name]
+            op.blank_sum = np.ascontiguousarray(m[0, :, :, m.shape[3] // 2].sum(axis=1, dtype=np.float32))
 
     def __repr__(self) -> str:
         if self.task != "recognize":

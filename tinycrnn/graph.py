@@ -55,14 +55,25 @@ class Graph:
                 shapes[out] = tuple(0 for _ in shapes[out])
         return shapes
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Run every layer in order on a batch; returns the first output value."""
+    def run(self, x: np.ndarray, squeeze_width: int = 0, record=None) -> np.ndarray:
+        """Run every layer in order on a batch; returns the first output value.
+
+        ``squeeze_width``: layers with a ``padded`` method (squeeze-and-excitation, :mod:`tinycrnn.ops.se`) take their
+        global mean as if ``x`` were blank-padded on the right to that many columns, scaled to each layer's map.
+        ``record``: a dict that receives those layers' inputs by layer name (how their blank columns are found)."""
         values = {self.input_name: x}
+        x_w = x.shape[-1]
         for k, (op, ins, out) in enumerate(self.nodes):
-            if self.donate[k]:
-                values[out] = op.call_donated(*[values[v] for v in ins])
+            args = [values[v] for v in ins]
+            if record is not None and hasattr(op, "padded"):
+                record[op.name] = args[0].copy()
+            if squeeze_width > x_w and hasattr(op, "padded"):
+                map_w = args[0].shape[-1]
+                values[out] = op.padded(args[0], squeeze_width * map_w // x_w - map_w, self.donate[k])
+            elif self.donate[k]:
+                values[out] = op.call_donated(*args)
             else:
-                values[out] = op(*[values[v] for v in ins]) if op.multi_input else op(values[ins[0]])
+                values[out] = op(*args) if op.multi_input else op(args[0])
             for v in self.free_after[k]:
                 del values[v]
         return values[self.outputs[0]]

@@ -119,10 +119,16 @@ def se_ref(
     beta: float = 0.5,
     residual: bool = False,
     out=None,
+    pad_sum=None,  # (C,): per-channel sum of pad_n / H virtual columns, counted in the mean only
+    pad_n: int = 0,
 ) -> np.ndarray:  # (N, C, H, W) float32
     """Squeeze-and-excitation: ``x * hardsigmoid(w2 @ relu(w1 @ mean_hw(x) + b1) + b2)`` per channel;
-    ``residual``: plus ``x``."""
-    pooled = x.mean(axis=(2, 3), dtype=np.float32)  # (N, C)
+    ``residual``: plus ``x``; with ``pad_sum``/``pad_n`` the mean also counts virtual columns."""
+    if pad_sum is None:
+        pooled = x.mean(axis=(2, 3), dtype=np.float32)  # (N, C)
+    else:
+        n_el = x.shape[2] * x.shape[3] + pad_n
+        pooled = ((x.sum(axis=(2, 3), dtype=np.float64) + np.asarray(pad_sum, np.float64)) / n_el).astype(np.float32)
     hid = np.maximum(pooled @ w1.T + b1, 0.0)
     gate = np.clip(np.float32(alpha) * (hid @ w2.T + b2) + np.float32(beta), 0.0, 1.0).astype(np.float32)
     y = (x + x * gate[:, :, None, None] if residual else x * gate[:, :, None, None]).astype(np.float32)

@@ -138,7 +138,7 @@ def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, 
     raw = crops
     if ocr.crop_steps.steps:
         crops = [ocr.crop_steps(c) for c in crops]
-    read = ocr.read_crops(crops, lambda i: trim_rows(crops[i], SECOND_LOOK_TRIM))
+    read = ocr.read_crops(crops, lambda i: trim_rows(crops[i], SECOND_LOOK_TRIM), ocr.learned_reader)
     t4 = time.perf_counter()
     lines = []
     for (text, conf, tokens), b, q, r, c in zip(read, boxes, quads, raw, crops):
@@ -154,5 +154,6 @@ def read_learned(ocr, detector, img: np.ndarray, scale: float, size: Tuple[int, 
     t5 = time.perf_counter()
     rec_ms = (t4 - t3) * 1000
     timings = {"preprocess": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000, "classify": (t3 - t2) * 1000,
-               "recognise": rec_ms - ocr.reader.decode_ms, "decode": ocr.reader.decode_ms, "assemble": (t5 - t4) * 1000}
+               "recognise": rec_ms - ocr.learned_reader.decode_ms, "decode": ocr.learned_reader.decode_ms,
+               "assemble": (t5 - t4) * 1000}
     return PageResult(lines, (t5 - t0) * 1000, timings, W0, H0, 0.0)
