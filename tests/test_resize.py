@@ -53,6 +53,17 @@ def resize_cases(draw):
 
 
 @given(resize_cases())
+def test_the_numba_kernel_equals_twin(case):
+    """The kernel itself (what aarch64 runs; x86 calls cv2.resize, which the test below checks)."""
+    from tinycrnn.kernels import get_kernels
+
+    img, nw, nh = case
+    src = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
+    got = get_kernels("numba").resize_linear(src, nw, nh)
+    np.testing.assert_array_equal(got if img.ndim == 3 else got[:, :, 0], linear_resize(img, nw, nh, "numpy"))
+
+
+@given(resize_cases())
 def test_kernel_equals_twin(case):
     img, nw, nh = case
     want = linear_resize(img, nw, nh, "numpy")
