@@ -97,3 +97,27 @@ def test_page_readers_squeeze_scan_crops_only(ppocrv2):
     ocr = tinycrnn.OCR(model=ppocrv2, case_model=None)
     assert (ocr.reader.squeeze_width, ocr.reader.right_margin) == (320, SQUEEZED_MARGIN)
     assert (ocr.learned_reader.squeeze_width, ocr.learned_reader.right_margin) == (0, 64)
+
+
+def test_the_servers_micro_batcher_passes_squeeze_width_and_never_merges_two_widths(ppocrv2):
+    import threading
+
+    from tinycrnn.server.batcher import BatchedModel, MicroBatcher
+
+    m, spec = ppocrv2.model, ppocrv2.spec
+    _, x = next(_lines(spec))
+    batch = pad_lines([x], x.shape[2] + SQUEEZED_MARGIN, spec)
+    batcher = MicroBatcher(m, max_wait_ms=50)
+    try:
+        served = BatchedModel(m, batcher)
+        got = {}
+        threads = [threading.Thread(target=lambda sw=sw: got.__setitem__(sw, served.forward(batch, sw))) for sw in (0, 320)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        np.testing.assert_array_equal(got[320], m.forward(batch, squeeze_width=320))
+        np.testing.assert_array_equal(got[0], m.forward(batch))
+        assert batcher.stats["forward_passes"] == 2
+    finally:
+        batcher.close()

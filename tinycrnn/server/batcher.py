@@ -29,10 +29,11 @@ class Overloaded(TinyCRNNError):
 
 
 class _Job:
-    __slots__ = ("x", "y", "done", "error", "owner")
+    __slots__ = ("x", "squeeze_width", "y", "done", "error", "owner")
 
-    def __init__(self, x: np.ndarray):
+    def __init__(self, x: np.ndarray, squeeze_width: int = 0):
         self.x = x
+        self.squeeze_width = squeeze_width
         self.y: Optional[np.ndarray] = None
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
@@ -70,13 +71,14 @@ class MicroBatcher:
     def pending_lines(self) -> int:
         return self._pending
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """``model.forward(x)``, possibly merged with other callers' batches of the same shape.
+    def forward(self, x: np.ndarray, squeeze_width: int = 0) -> np.ndarray:
+        """``model.forward(x, squeeze_width)``, possibly merged with other callers' batches of the same shape and
+        ``squeeze_width``.
 
         Raises:
             Overloaded: the queue cannot take ``len(x)`` more lines now, or the result took too long.
         """
-        job = _Job(x)
+        job = _Job(x, squeeze_width)
         with self._cv:
             if self._closed:
                 raise Overloaded("the server is shutting down")
@@ -119,7 +121,7 @@ class MicroBatcher:
     def _process(self, jobs) -> None:
         groups: Dict[tuple, list] = {}
         for job in jobs:
-            groups.setdefault(job.x.shape[1:], []).append(job)
+            groups.setdefault((job.x.shape[1:], job.squeeze_width), []).append(job)
         for members in groups.values():
             start = 0
             while start < len(members):
@@ -133,7 +135,8 @@ class MicroBatcher:
     def _run_chunk(self, chunk, lines: int) -> None:
         try:
             x = chunk[0].x if len(chunk) == 1 else np.concatenate([j.x for j in chunk])
-            y = self.model.forward(x)
+            sw = chunk[0].squeeze_width
+            y = self.model.forward(x, sw) if sw else self.model.forward(x)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting callers
             log.exception("forward pass failed")
             for job in chunk:
@@ -159,8 +162,8 @@ class BatchedModel:
         self._model = model
         self._batcher = batcher
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._batcher.forward(x)
+    def forward(self, x: np.ndarray, squeeze_width: int = 0) -> np.ndarray:
+        return self._batcher.forward(x, squeeze_width)
 
     def __getattr__(self, name):
         return getattr(self._model, name)
