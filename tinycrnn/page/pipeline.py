@@ -143,7 +143,8 @@ class OCR:
     Args:
         model: a model name or ``.tcrnn`` path, or a ready :class:`tinycrnn.Recognizer`; default:
             the first of :data:`DEFAULT_MODELS` that is installed, skipping int8 models on CPUs
-            without a fast int8 path (AVX2 or AVX-512 VNNI).
+            without a fast int8 path (AVX-512 VNNI, or AVX2 on a core with two vector integer multiply pipes:
+            :func:`tinycrnn.kernels.int8_is_fast`).
         detector: ``"lines"`` (the classical :class:`LineDetector`), ``"db"`` (the learned PP-OCRv4 DB
             detector with the 0/180 line classifier, :mod:`~tinycrnn.page.db`), ``"auto"`` (the rule of
             :func:`~tinycrnn.page.choose.make_detector`: "lines" when the DB models are not installed),
