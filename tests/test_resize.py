@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import DATA
 from tinycrnn.errors import InputTypeError
-from tinycrnn.resample import linear_coefficients, linear_resize
+from tinycrnn.resample import kernel_resize, linear_coefficients, linear_resize
 
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 #: sha256 of every coefficient table for sources 1..80 and destinations 1..130, both axes (x86-64).
@@ -55,12 +55,8 @@ def resize_cases(draw):
 @given(resize_cases())
 def test_the_numba_kernel_equals_twin(case):
     """The kernel itself (what aarch64 runs; x86 calls cv2.resize, which the test below checks)."""
-    from tinycrnn.kernels import get_kernels
-
     img, nw, nh = case
-    src = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
-    got = get_kernels("numba").resize_linear(src, nw, nh)
-    np.testing.assert_array_equal(got if img.ndim == 3 else got[:, :, 0], linear_resize(img, nw, nh, "numpy"))
+    np.testing.assert_array_equal(kernel_resize(img, nw, nh, "numba"), linear_resize(img, nw, nh, "numpy"))
 
 
 @given(resize_cases())
@@ -102,7 +98,7 @@ def test_reference_crops_match_cv2_resize():
     for img, height in _reference_crops():
         nw = max(1, int(height * img.shape[1] / img.shape[0]))
         want = cv2.resize(img, (nw, height), interpolation=cv2.INTER_LINEAR)
-        diff = np.abs(linear_resize(img, nw, height, "numba").astype(np.int16) - want)
+        diff = np.abs(kernel_resize(img, nw, height, "numba").astype(np.int16) - want)
         assert diff.max() <= (0 if X86 else CV2_ELSEWHERE_MAX_DIFF)
         total, differ = total + diff.size, differ + int((diff > 0).sum())
     assert differ / total <= (0.0 if X86 else CV2_ELSEWHERE_MAX_SHARE)
@@ -137,11 +133,13 @@ def test_kernel_tables_equal_numpy_tables():
                 np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "numba kernel"])
 def test_outputs_are_the_same_bytes_on_every_platform(backend):
+    """``numba`` is cv2.resize on x86 (this digest guards OpenCV's bytes there), ``numba kernel`` the kernel itself."""
     h = hashlib.sha256()
     for img, nw, nh in _cases():
-        h.update(linear_resize(img, nw, nh, backend).tobytes())
+        h.update((kernel_resize(img, nw, nh, "numba") if backend == "numba kernel"
+                  else linear_resize(img, nw, nh, backend)).tobytes())
     assert h.hexdigest() == OUTPUTS_SHA256
 
 

@@ -142,7 +142,7 @@ class Model:
         line 256 columns wide (far enough from both edges for these models' receptive fields), summed over rows.
         Once per model; the later layers' blank columns are those of a blank line (its own gates), an approximation
         measured on pages (benchmarks/RESULTS.md)."""
-        squeezes = [op for op in self.ops if hasattr(op, "padded")]
+        squeezes = [op for (op, _, _), s in zip(self.graph.nodes, self.graph.squeezes) if s]
         if not squeezes or squeezes[0].blank_sum is not None:
             return
         pad = float(self.manifest.get("preprocess", {}).get("pad_value", 0.0))

@@ -40,6 +40,8 @@ class Graph:
         # is not the caller's array (the model input); ops opt in with ``call_donated``
         self.donate = [hasattr(op, "call_donated") and ins[0] in self.free_after[k] and ins[0] != input_name
                        and ins.count(ins[0]) == 1 for k, (op, ins, _) in enumerate(nodes)]
+        #: the layers whose global mean can count virtual blank columns (squeeze-and-excitation: ``padded``)
+        self.squeezes = [hasattr(op, "padded") for op, _, _ in nodes]
 
     @property
     def ops(self) -> List[Any]:
@@ -65,9 +67,9 @@ class Graph:
         x_w = x.shape[-1]
         for k, (op, ins, out) in enumerate(self.nodes):
             args = [values[v] for v in ins]
-            if record is not None and hasattr(op, "padded"):
+            if record is not None and self.squeezes[k]:
                 record[op.name] = args[0].copy()
-            if squeeze_width > x_w and hasattr(op, "padded"):
+            if squeeze_width > x_w and self.squeezes[k]:
                 map_w = args[0].shape[-1]
                 values[out] = op.padded(args[0], squeeze_width * map_w // x_w - map_w, self.donate[k])
             elif self.donate[k]:

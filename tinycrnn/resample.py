@@ -7,9 +7,11 @@ tolerance. :func:`linear_resize` reproduces OpenCV's generic x86 fixed-point pat
 ``cv2.resize`` on x86 for 1 and 3 channels, any up/down scale; tests/test_resize.py) with integer pixel
 arithmetic only, so it reads the same everywhere. Its coefficient tables come from NumPy's IEEE double
 and float32 ops, each correctly rounded (the Numba kernel repeats them without fastmath), which no
-platform changes. On x86 the Numba backend calls ``cv2.resize`` itself, the path the kernel reproduces:
-the same bytes, 3x faster on page line crops (0.59 -> ~0.2 ms per scan piece, ~50 -> ~17 ms per SROIE
-scan page); the kernel runs where OpenCV's bytes differ (aarch64), the twin under the NumPy backend.
+platform changes. On x86 the Numba backend calls ``cv2.resize`` itself, the path the kernel reproduces (the
+same bytes): a first run there skips the kernel's ~1.3 s compile, and a resize takes 27 us instead of 32 us
+(sroie_lines crops, ``python -m benchmarks.resize_agreement --sets sroie_lines --pages sroie --latency 300``,
+which also checks our kernel against OpenCV on every resize). :func:`kernel_resize` is the kernel itself: it
+runs where OpenCV's bytes differ (aarch64); the NumPy twin runs under the NumPy backend.
 
 **Bicubic (Pillow).** EasyOCR squeezes crops taller than wide through ``PIL.Image.resize(..., BICUBIC)``, an
 antialiased (support scaled by the reduction factor), separable, fixed-point resampler. To read
@@ -119,12 +121,11 @@ def linear_coefficients(src: int, dst: int, clamp: bool) -> Tuple[np.ndarray, np
 def linear_resize(img: np.ndarray, width: int, height: int, backend: Optional[str] = None) -> np.ndarray:
     """Resize a uint8 (H, W) or (H, W, C) image to (height, width) as x86 ``cv2.resize(INTER_LINEAR)`` does.
 
-    ``backend`` picks the Numba kernel or its NumPy twin (None: :func:`~tinycrnn.config.kernel_backend`);
-    both give the same bytes on every platform.
+    ``backend`` picks the Numba kernel (``cv2.resize`` itself on x86, :data:`CV2_IS_REFERENCE`) or its NumPy
+    twin (None: :func:`~tinycrnn.config.kernel_backend`); all give the same bytes on every platform.
     """
     from .config import kernel_backend
     from .errors import InputTypeError
-    from .kernels import get_kernels
 
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or min(img.shape) < 1 or width < 1 or height < 1:
         raise InputTypeError(f"linear_resize expects a non-empty uint8 (H, W[, C]) image and a size >= 1, "
@@ -135,6 +136,15 @@ def linear_resize(img: np.ndarray, width: int, height: int, backend: Optional[st
 
         out = cv2.resize(np.ascontiguousarray(img), (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
         return out.reshape((int(height), int(width)) + img.shape[2:])
+    return kernel_resize(img, width, height, backend)
+
+
+def kernel_resize(img: np.ndarray, width: int, height: int, backend: str = "numba") -> np.ndarray:
+    """:func:`linear_resize` through ``backend``'s own kernel (the Numba kernel or the NumPy twin), never
+    ``cv2.resize``: what aarch64 runs, and what the tests and ``benchmarks/resize_agreement.py`` hold against
+    OpenCV on x86. No argument checks."""
+    from .kernels import get_kernels
+
     src = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
     out = get_kernels(backend).resize_linear(src, int(width), int(height))
     return out if img.ndim == 3 else out[:, :, 0]
