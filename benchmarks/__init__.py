@@ -12,8 +12,10 @@ import os
 #: The thread-pool variables BLAS, OpenMP and Numba read when they load (tinycrnn.bench.THREAD_VARS).
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-for _var in THREAD_VARS:
-    os.environ.setdefault(_var, "1")
+#: The variables this import set (the caller had not): :mod:`.cpu_build` leaves them out of the command it runs.
+PINNED = tuple(v for v in THREAD_VARS if v not in os.environ)
+for _var in PINNED:
+    os.environ[_var] = "1"
 
 
 def pin_opencv() -> int:

@@ -3,7 +3,7 @@
 # tracked files. Dynamic qemu-user route, like arm64_insns.sh: host paths stay visible (../shared/data), its own
 # snapshot and its own per-file Numba cache (cold: ~50 min for the two parity files on this 2-core VM).
 #   bash benchmarks/arm64_run.sh cortex-a76 -m pytest -q tests/test_parity_english_g2.py tests/test_parity_ppocrv2.py
-#   bash benchmarks/arm64_run.sh cortex-a72 -m benchmarks.arm64_agree --emit /tmp/a72.json   (arm64_agree.py runs this)
+#   bash benchmarks/arm64_run.sh cortex-a72 -m benchmarks.build_agree --emit /tmp/a72.json   (build_agree.py runs this)
 # Needs the emulation .ci/arm64.sh sets up ($ARMPROBE, default /tmp/tinycrnn-arm64).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -25,10 +25,12 @@ REF = os.path.join(DATA, "english_g2")
 SAMPLES = os.path.join(ROOT, "samples")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 #: Numba settings that compile for an AVX2 + FMA CPU without AVX-512 (Haswell), to test the paths such
-#: CPUs take on this machine (``.ci/run`` runs the kernel and parity tests this way too).
+#: CPUs take on this machine (``.ci/run`` runs the kernel and parity tests this way too, through
+#: ``benchmarks/cpu_build.py``'s haswell build); OpenBLAS is held to its Haswell kernels as well.
 AVX2_CPU = {"NUMBA_CPU_NAME": "haswell",
             "NUMBA_CPU_FEATURES": "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+lzcnt,+mmx,"
-                                  "+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave"}
+                                  "+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave",
+            "OPENBLAS_CORETYPE": "Haswell"}
 
 
 @pytest.fixture(scope="session")

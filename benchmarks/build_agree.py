@@ -1,11 +1,14 @@
-"""Do the emulated aarch64 builds read real crops as x86 does? Texts of every shipped line model, side by side.
+"""Does another build read real crops as this one does? Texts of every shipped line model, side by side.
 
-    python -m benchmarks.arm64_agree --cpu cortex-a72 [--per-set 12] [--sets sroie_lines,zh_lines]
+    python -m benchmarks.build_agree --cpu cortex-a72 [--per-set 12] [--sets sroie_lines,zh_lines]
+    python -m benchmarks.build_agree --cpu haswell --per-set 100
 
 Reads every k-th crop of each set (``--per-set`` of them, spread over the set) with english_g2, its int8 file,
-PP-OCRv2 and its int8 file, here (x86) and under qemu compiled for ``--cpu`` (``benchmarks/arm64_run.sh``: the same
-checkout, its own Numba cache), and prints how many texts are equal, with every difference. english_g2 reads Latin
-sets only. Emulation gives correctness, not time: a warm emulated read takes seconds.
+PP-OCRv2 and its int8 file, here and in the build ``--cpu`` names, and prints how many texts are equal, with every
+difference. An aarch64 core (``cortex-a72``, ``cortex-a76``, ...) runs under qemu (``benchmarks/arm64_run.sh``: the same
+checkout, its own Numba cache; emulation gives correctness, not time: a warm emulated read takes seconds); an x86
+build of ``benchmarks/cpu_build.py`` (``haswell``, ``skylake``, ``alderlake``) runs on this CPU. english_g2 reads
+Latin sets only.
 """
 import argparse
 import json
@@ -15,6 +18,7 @@ import sys
 import tempfile
 
 from benchmarks._shared import shared_path
+from benchmarks.cpu_build import BUILDS
 
 MODELS = ("english_g2", "english_g2_int8", "ppocrv2_zh", "ppocrv2_zh-int8")
 LATIN_ONLY = ("english_g2", "english_g2_int8")
@@ -50,7 +54,8 @@ def read_all(data: str, crops) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cpu", default="cortex-a72", help="the aarch64 core the emulated build targets")
+    ap.add_argument("--cpu", default="cortex-a72",
+                    help=f"an aarch64 core (emulated) or an x86 build ({', '.join(sorted(BUILDS))})")
     ap.add_argument("--data", default=shared_path("data"))
     ap.add_argument("--sets", default="sroie_lines,zh_lines")
     ap.add_argument("--per-set", type=int, default=12)
@@ -64,23 +69,27 @@ def main(argv=None) -> int:
         return 0
     here = read_all(data, crops)
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "arm.json")
-        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm64_run.sh")
-        cmd = ["bash", runner, args.cpu, "-m", "benchmarks.arm64_agree", "--emit", out, "--data", data,
-               "--sets", args.sets, "--per-set", str(args.per_set)]
+        out = os.path.join(tmp, "other.json")
+        emit = ["-m", "benchmarks.build_agree", "--emit", out, "--data", data, "--sets", args.sets,
+                "--per-set", str(args.per_set)]
+        if args.cpu in BUILDS:
+            cmd = [sys.executable, "-m", "benchmarks.cpu_build", args.cpu, "--", sys.executable, *emit]
+        else:
+            cmd = ["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm64_run.sh"), args.cpu, *emit]
         subprocess.run(cmd, check=True)
         with open(out, encoding="utf-8") as f:
-            arm = json.load(f)
-    print(f"{len(crops)} crops ({args.sets}, {args.per_set} per set), x86 against emulated {args.cpu}")
+            other = json.load(f)
+    where = f"the {args.cpu} build" if args.cpu in BUILDS else f"emulated {args.cpu}"
+    print(f"{len(crops)} crops ({args.sets}, {args.per_set} per set), this build against {where}")
     print(f"{'model':<18} {'N':>4} {'equal':>6}")
     same = True
     for m in MODELS:
-        pairs = [(c, a, b) for c, a, b in zip(crops, here[m], arm[m]) if a is not None]
+        pairs = [(c, a, b) for c, a, b in zip(crops, here[m], other[m]) if a is not None]
         diff = [(c, a, b) for c, a, b in pairs if a != b]
         same &= not diff
         print(f"{m:<18} {len(pairs):>4} {len(pairs) - len(diff):>6}")
         for (s, p), a, b in diff:
-            print(f"    {s}/{p}: x86 {a!r} | {args.cpu} {b!r}")
+            print(f"    {s}/{p}: here {a!r} | {args.cpu} {b!r}")
     return 0 if same else 1
 
 
