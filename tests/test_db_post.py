@@ -12,6 +12,8 @@ from collections import Counter
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinycrnn
 from conftest import SAMPLES
@@ -279,6 +281,22 @@ def test_auto_picks_lines_for_a_scan_and_db_for_a_photo_like_page():
     assert paper_border(scan) == 1.0 and paper_border(photo) == 0.0
     auto = AutoDetector("db", "lines")
     assert auto.pick(scan) == "lines" and auto.pick(photo) == "db"
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 80), st.integers(1, 80), st.booleans(), st.integers(0, 2**32 - 1))
+def test_paper_border_on_the_strips_equals_the_whole_page_hsv(h, w, gray, seed):
+    """paper_border converts only the border strips: the same share as the whole page's HSV mask, colour or gray."""
+    from tinycrnn.page.choose import paper_border
+
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (h, w) if gray else (h, w, 3), dtype=np.uint8)
+    img[rng.random((h, w)) < 0.5] = 200  # paper-like pixels, so that the share is not always ~0
+    hsv = cv2.cvtColor(img if not gray else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), cv2.COLOR_BGR2HSV)
+    m = (hsv[..., 2] > 170) & (hsv[..., 1] < 40)
+    b = max(1, int(0.04 * min(h, w)))
+    want = np.concatenate([m[:b].ravel(), m[-b:].ravel(), m[:, :b].ravel(), m[:, -b:].ravel()]).mean()
+    assert paper_border(img) == float(want)
 
 
 def test_auto_reads_line_crops_with_the_line_detector_whatever_their_background():

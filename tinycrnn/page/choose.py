@@ -69,18 +69,23 @@ def paper_border(img: np.ndarray) -> float:
     """Share of the outer 4% border that is paper-like: value > 170 and saturation < 40 (HSV).
 
     On the SROIE dev pages the flat scans measure 0.67-1.0 and the phone photos (receipt on a table,
-    a textured background around it) 0.0-0.08.
+    a textured background around it) 0.0-0.08. Only the four border strips are converted (the corners count
+    twice): the whole page's HSV took ~13 ms of a scan page for a 4% border.
     """
-    import cv2
-
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     h, w = img.shape[:2]
     b = max(1, int(0.04 * min(h, w)))
-    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-    m = (hsv[..., 2] > 170) & (hsv[..., 1] < 40)
-    strip = np.concatenate([m[:b].ravel(), m[-b:].ravel(), m[:, :b].ravel(), m[:, -b:].ravel()])
-    return float(strip.mean())
+    strips = (img[:b], img[-b:], img[:, :b], img[:, -b:])
+    return float(np.concatenate([_paper_like(s).ravel() for s in strips]).mean())
+
+
+def _paper_like(pixels: np.ndarray) -> np.ndarray:
+    """value > 170 and saturation < 40 per pixel (HSV); a gray pixel has saturation 0 and value its gray level."""
+    import cv2
+
+    if pixels.ndim == 2:
+        return pixels > 170
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2HSV)
+    return (hsv[..., 2] > 170) & (hsv[..., 1] < 40)
 
 
 class AutoDetector:
