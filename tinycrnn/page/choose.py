@@ -70,7 +70,7 @@ def paper_border(img: np.ndarray) -> float:
 
     On the SROIE dev pages the flat scans measure 0.67-1.0 and the phone photos (receipt on a table,
     a textured background around it) 0.0-0.08. Only the four border strips are converted (the corners count
-    twice): the whole page's HSV took ~13 ms of a scan page for a 4% border.
+    twice): the whole page's HSV took 8.4 ms of a dev scan page for a 4% border, the strips 1.6 ms.
     """
     h, w = img.shape[:2]
     b = max(1, int(0.04 * min(h, w)))
