@@ -25,7 +25,7 @@ from .words import Token, tokens_of
 
 
 #: Right margin of pieces read with ``squeeze_width`` (columns). SROIE dev scans, token F1 (``python -m
-#: benchmarks.eval_pages --data ../shared/data/sroie --half even|odd --right-margin N``): even pages 0.9128 at 64
+#: benchmarks.eval_pages --data SROIE_SCANS --half even|odd --right-margin N``): even pages 0.9128 at 64
 #: columns with plain means -> 0.9150 / 0.9173 / 0.9173 / 0.9183 at 8 / 16 / 24 / 32; odd (held-out-like) 0.9017 ->
 #: 0.9034 / 0.9032 / 0.9073 / 0.9079 (benchmarks/RESULTS.md).
 SQUEEZED_MARGIN = 24
